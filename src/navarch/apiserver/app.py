@@ -1,0 +1,326 @@
+"""The API server: HTTPS, authentication, routing of Kubernetes REST paths to the verb handlers.
+
+One catch-all route parses ``/api/v1/...`` and ``/apis/<group>/<version>/...`` itself (faster than a
+table of hundreds of patterns, and it knows the resource registry), then dispatches by method.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+import navarch
+from navarch.api import errors
+from navarch.api.resources import REGISTRY, ResourceInfo
+from navarch.apiserver.allocators import ServiceAllocator
+from navarch.apiserver.authn import Authenticator, User
+from navarch.apiserver.handlers import RequestInfo, ResourceAPI, _add_warnings
+from navarch.apiserver.watchcache import WatchCache
+from navarch.storage import Store
+
+log = logging.getLogger("navarch.apiserver")
+
+_PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version")
+
+
+@dataclass(frozen=True)
+class APIServerConfig:
+    bind_address: str = "127.0.0.1"
+    port: int = 6443
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    client_ca: Path | None = None
+    token_auth_file: Path | None = None
+    service_cidr: str = "10.96.0.0/12"
+    min_request_timeout: int = 1800
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def version_info() -> dict[str, str]:
+    major, minor, patch = navarch.KUBE_VERSION
+    import platform
+    import sys
+
+    return {
+        "major": str(major),
+        "minor": str(minor),
+        "gitVersion": f"v{major}.{minor}.{patch}+navarch.{navarch.__version__}",
+        "gitCommit": "navarch-" + navarch.__version__,
+        "gitTreeState": "clean",
+        "buildDate": "2026-11-25T00:00:00Z",
+        "goVersion": f"python{sys.version_info.major}.{sys.version_info.minor}",
+        "compiler": "cpython",
+        "platform": f"{platform.system().lower()}/{_arch()}",
+    }
+
+
+def _arch() -> str:
+    import platform
+
+    m = platform.machine().lower()
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(m, m)
+
+
+class APIServer:
+    def __init__(self, config: APIServerConfig, store: Store) -> None:
+        self.config = config
+        self.store = store
+        prefixes = sorted({REGISTRY.storage_resource(r).storage_prefix() for r in REGISTRY.resources if not r.virtual})
+        self.cache = WatchCache(store, prefixes)
+        self.allocator = ServiceAllocator(config.service_cidr)
+        self.api = ResourceAPI(store, self.cache, self.allocator, config.min_request_timeout)
+        self.authn = Authenticator(token_file=config.token_auth_file)
+        self.ready = asyncio.Event()
+        self.runner: web.AppRunner | None = None
+        self.requests_total = 0
+
+    # ------------------------------------------------------------- lifecycle
+    def build_app(self) -> web.Application:
+        app = web.Application(client_max_size=8 * 1024 * 1024, middlewares=[self._errors])
+        app.router.add_route("*", "/{tail:.*}", self.dispatch)
+        return app
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        c = self.config
+        if not c.tls_cert:
+            return None
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(str(c.tls_cert), str(c.tls_key))
+        if c.client_ca:
+            ctx.load_verify_locations(str(c.client_ca))
+            ctx.verify_mode = ssl.CERT_OPTIONAL
+        ctx.set_alpn_protocols(["http/1.1"])
+        return ctx
+
+    async def start(self) -> None:
+        await self.store.start()
+        await self.cache.start()
+        await self._bootstrap()
+        self.runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False,
+                                    shutdown_timeout=1.0)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, self.config.bind_address, self.config.port,
+                           ssl_context=self.ssl_context(), backlog=1024, reuse_address=True)
+        await site.start()
+        self.ready.set()
+        log.info("API server listening on https://%s:%d", self.config.bind_address, self.config.port)
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+        await self.cache.stop()
+        await self.store.close()
+
+    async def _bootstrap(self) -> None:
+        """The namespaces every cluster has from the start."""
+        from navarch.apiserver.bootstrap import ensure_defaults
+
+        await ensure_defaults(self.api)
+
+    # ------------------------------------------------------------- middleware
+    @web.middleware
+    async def _errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        self.requests_total += 1
+        try:
+            return await handler(request)
+        except errors.StatusError as e:
+            return _status_response(e)
+        except web.HTTPException:
+            raise
+        except (asyncio.CancelledError, ConnectionResetError):
+            raise
+        except Exception as e:  # a bug: answer 500 as a Status, never a traceback
+            log.exception("internal error serving %s %s", request.method, request.path)
+            return _status_response(errors.internal(type(e).__name__ + ": " + str(e)[:200]))
+
+    # ------------------------------------------------------------- routing
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        if path.startswith(_PUBLIC_PATHS):
+            return self._public(request, path)
+        user = self.authn.authenticate(request)
+        if user is None:
+            raise errors.unauthorized()
+        if path.startswith("/openapi/"):
+            return self._openapi(request, path)
+        if path == "/metrics":
+            return web.Response(text=self._metrics(), content_type="text/plain")
+        parts = [p for p in path.split("/") if p]
+        if not parts or parts[0] not in ("api", "apis"):
+            if not parts:
+                return _json({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz",
+                                        "/openapi/v2", "/openapi/v3", "/version", "/metrics"]})
+            raise _not_found()
+        if parts[0] == "api":
+            if len(parts) == 1:
+                return self._discovery(request, "/api")
+            group, version, rest = "", parts[1], parts[2:]
+        else:
+            if len(parts) == 1:
+                return self._discovery(request, "/apis")
+            if len(parts) == 2:
+                return self._discovery(request, f"/apis/{parts[1]}")
+            group, version, rest = parts[1], parts[2], parts[3:]
+        if group not in REGISTRY.groups or version not in REGISTRY.groups[group]:
+            raise _not_found()
+        if not rest:
+            return self._discovery(request, path.rstrip("/"))
+        info = self._resolve(request, group, version, rest, user)
+        return await self._serve(info)
+
+    def _resolve(self, request: web.Request, group: str, version: str, rest: list[str], user: User) -> RequestInfo:
+        namespace = None
+        if rest[0] == "namespaces" and len(rest) >= 3 and group == "" and REGISTRY.get(group, version, rest[2]) is None \
+                and rest[2] in ("status", "finalize"):
+            # /api/v1/namespaces/{name}/status: a subresource of the namespace itself
+            r = REGISTRY.get(group, version, "namespaces")
+            return self._info(request, r, None, rest[1], rest[2], user, extra=rest[3:])
+        if rest[0] == "namespaces" and len(rest) >= 3:
+            namespace = rest[1]
+            rest = rest[2:]
+        r = REGISTRY.get(group, version, rest[0])
+        if r is None:
+            raise _not_found()
+        name = rest[1] if len(rest) > 1 else None
+        sub = rest[2] if len(rest) > 2 else None
+        if namespace is not None and not r.namespaced:
+            raise _not_found()
+        if sub is not None and r.subresource(sub) is None:
+            raise _not_found()
+        if r.namespaced and namespace is None and name is not None:
+            raise _not_found()
+        return self._info(request, r, namespace, name, sub, user, extra=rest[3:])
+
+    def _info(self, request: web.Request, r: ResourceInfo | None, namespace: str | None, name: str | None,
+              sub: str | None, user: User, extra: list[str]) -> RequestInfo:
+        if r is None:
+            raise _not_found()
+        if extra and sub != "proxy":
+            raise _not_found()
+        m = request.method
+        if name is None:
+            verb = {"GET": "list", "POST": "create", "DELETE": "deletecollection"}.get(m)
+            if verb == "list" and request.query.get("watch") in ("true", "1"):
+                verb = "watch"
+        else:
+            verb = {"GET": "get", "PUT": "update", "PATCH": "patch", "DELETE": "delete", "POST": "create"}.get(m)
+        if verb is None or (verb not in r.verbs and sub is None) or (verb == "create" and name and not sub):
+            raise errors.method_not_allowed()
+        if sub is not None:
+            s = r.subresource(sub)
+            if s is not None and verb not in s.verbs and not (verb == "create" and "create" in s.verbs):
+                raise errors.method_not_allowed()
+        return RequestInfo(verb, r, namespace, name, sub, request.query, request, user)
+
+    async def _serve(self, info: RequestInfo) -> web.StreamResponse:
+        api = self.api
+        v = info.verb
+        if info.subresource:
+            if v == "get":
+                return await api.get_subresource(info)
+            if v == "update":
+                return await api.update(info)
+            if v == "patch":
+                return await api.patch(info)
+            if v == "create":
+                return await api.create(info)
+            raise errors.method_not_allowed()
+        if v == "get":
+            return await api.get(info)
+        if v in ("list", "watch"):
+            return await api.list(info)
+        if v == "create":
+            return await api.create(info)
+        if v == "update":
+            return await api.update(info)
+        if v == "patch":
+            return await api.patch(info)
+        if v == "delete":
+            return await api.delete(info)
+        if v == "deletecollection":
+            return await api.delete_collection(info)
+        raise errors.method_not_allowed()
+
+    # ------------------------------------------------------------- non-resource endpoints
+    def _public(self, request: web.Request, path: str) -> web.Response:
+        if path == "/version" or path == "/version/":
+            return _json(version_info())
+        base = path.split("/")[1]
+        if base == "readyz" and not self.ready.is_set():
+            return web.Response(status=500, text="[-]informer-sync failed: not ready\nreadyz check failed\n")
+        if request.query.get("verbose") is not None:
+            return web.Response(text=f"[+]ping ok\n[+]etcd ok\n{base} check passed\n", content_type="text/plain")
+        return web.Response(text="ok", content_type="text/plain")
+
+    def _discovery(self, request: web.Request, path: str) -> web.Response:
+        from navarch.apiserver import discovery
+
+        result = discovery.serve(path, request.headers.get("Accept", ""), request.headers.get("If-None-Match"))
+        if result is None:
+            raise _not_found()
+        return _discovery_response(result)
+
+    def _openapi(self, request: web.Request, path: str) -> web.Response:
+        from navarch.apiserver import openapi
+
+        accept = request.headers.get("Accept", "")
+        if path.rstrip("/") == "/openapi/v2":
+            if "protobuf" in accept:
+                return web.Response(body=openapi.openapi_v2_protobuf(),
+                                    content_type="application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
+            return web.Response(body=openapi.openapi_v2_json(), content_type="application/json")
+        if path.rstrip("/") == "/openapi/v3":
+            return web.Response(body=openapi.openapi_v3_root(), content_type="application/json")
+        gv_path = path[len("/openapi/v3/"):].strip("/")
+        found = openapi.openapi_v3_gv(gv_path)
+        if found is None:
+            raise _not_found()
+        body, digest = found
+        want = request.query.get("hash")
+        headers = {"Etag": f'"{digest}"'}
+        if want and want != digest:
+            raise web.HTTPMovedPermanently(location=f"/openapi/v3/{gv_path}?hash={digest}")
+        if want:
+            headers["Cache-Control"] = "public, immutable"
+            headers["Expires"] = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 31536000))
+        else:
+            headers["Cache-Control"] = "no-cache, private"
+        return web.Response(body=body, content_type="application/json", headers=headers)
+
+    def _metrics(self) -> str:
+        return (f"# TYPE apiserver_request_total counter\napiserver_request_total {self.requests_total}\n"
+                f"# TYPE navarch_watch_cache_revision gauge\nnavarch_watch_cache_revision {self.cache.revision}\n")
+
+
+def _discovery_response(result: Any) -> web.Response:
+    status = getattr(result, "status", 200)
+    headers = dict(getattr(result, "headers", {}) or {})
+    body = getattr(result, "body", b"")
+    ctype = getattr(result, "content_type", "application/json")
+    resp = web.Response(body=body if status != 304 else None, status=status, headers=headers)
+    resp.headers["Content-Type"] = ctype
+    return resp
+
+
+def _json(obj: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(obj), status=status, content_type="application/json")
+
+
+def _status_response(e: errors.StatusError) -> web.Response:
+    resp = web.Response(body=orjson.dumps(e.to_status()), status=e.code, content_type="application/json")
+    if e.retry_after:
+        resp.headers["Retry-After"] = str(e.retry_after)
+    return resp
+
+
+def _not_found() -> errors.StatusError:
+    return errors.StatusError(404, "NotFound", "the server could not find the requested resource")

@@ -1,0 +1,876 @@
+"""The REST verbs on resources: get, list, watch, create, update, patch, delete, deletecollection.
+
+Each handler takes a parsed ``RequestInfo`` and returns an aiohttp response, raising ``StatusError``
+for every failure. Reads come from the watch cache; writes go to the store with compare-and-swap on
+the object's resourceVersion, so two writers never silently overwrite each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import datetime as dt
+import logging
+import random
+import string
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import orjson
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from navarch.api import errors
+from navarch.api.resources import REGISTRY, ResourceInfo
+from navarch.api.schema import load_schema
+from navarch.apiserver import codec, strategy
+from navarch.apiserver.allocators import ServiceAllocator
+from navarch.apiserver.watchcache import CacheEvent, Entry, TooOld, WatchCache
+from navarch.storage import Compacted, KeyExists, KeyNotFound, RevisionConflict, Store
+
+log = logging.getLogger("navarch.apiserver")
+
+_NAME_CHARS = string.ascii_lowercase + string.digits
+# Upstream's generateName suffix alphabet leaves out vowels and look-alikes.
+_SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+
+
+@dataclass
+class RequestInfo:
+    verb: str
+    resource: ResourceInfo
+    namespace: str | None
+    name: str | None
+    subresource: str | None
+    query: MultiDictProxy
+    request: web.Request
+    user: Any = None
+    warnings: list[str] = field(default_factory=list)
+
+    def q(self, key: str, default: str = "") -> str:
+        return self.query.get(key, default)
+
+
+def now_rfc3339() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _bool(v: str) -> bool:
+    return v.lower() in ("true", "1", "yes")
+
+
+class ResourceAPI:
+    """The verbs, over one store and its watch cache."""
+
+    def __init__(self, store: Store, cache: WatchCache, allocator: ServiceAllocator,
+                 min_request_timeout: int = 1800) -> None:
+        self.store = store
+        self.cache = cache
+        self.allocator = allocator
+        self.schema = load_schema()
+        self.min_request_timeout = min_request_timeout
+
+    # ----------------------------------------------------------------- helpers
+    def _storage(self, r: ResourceInfo) -> ResourceInfo:
+        return REGISTRY.storage_resource(r)
+
+    def _key(self, r: ResourceInfo, ns: str | None, name: str) -> str:
+        return self._storage(r).storage_key(ns, name)
+
+    def _prefix(self, r: ResourceInfo, ns: str | None) -> str:
+        p = self._storage(r).storage_prefix()
+        return f"{p}{ns}/" if (r.namespaced and ns) else p
+
+    def _definition(self, r: ResourceInfo) -> str:
+        d = self.schema.definition_for(r.group, r.version, r.kind)
+        if d is None:
+            raise errors.internal(f"no schema for {r.kind}")
+        return d
+
+    async def _fresh_cache(self) -> None:
+        if not await self.cache.wait_fresh():
+            raise errors.StatusError(504, "Timeout", "Timeout: Too large resource version, the watch cache did not catch up in time")
+
+    def _json(self, obj: Any, status: int = 200, info: RequestInfo | None = None) -> web.Response:
+        body = obj if isinstance(obj, bytes) else orjson.dumps(obj)
+        resp = web.Response(body=body, status=status, content_type="application/json")
+        if info is not None:
+            _add_warnings(resp, info.warnings)
+        return resp
+
+    def _render(self, info: RequestInfo, entries: list[Entry], list_meta: dict[str, Any] | None,
+                single: bool) -> web.Response:
+        accept = codec.parse_accept(info.request.headers.get("Accept"))
+        r = info.resource
+        if accept.as_kind == "Table":
+            from navarch.apiserver import printers
+
+            table = printers.to_table(r, [e.obj for e in entries],
+                                      include_object=info.q("includeObject", "Metadata"),
+                                      list_meta=list_meta or {})
+            if accept.version == "v1beta1":
+                table["apiVersion"] = "meta.k8s.io/v1beta1"
+            return self._json(table, info=info)
+        if accept.as_kind in ("PartialObjectMetadata", "PartialObjectMetadataList"):
+            metas = [{"kind": "PartialObjectMetadata", "apiVersion": f"meta.k8s.io/{accept.version}",
+                      "metadata": e.obj.get("metadata", {})} for e in entries]
+            if single:
+                return self._json(metas[0], info=info)
+            return self._json({"kind": "PartialObjectMetadataList", "apiVersion": f"meta.k8s.io/{accept.version}",
+                               "metadata": list_meta or {}, "items": metas}, info=info)
+        if single:
+            return self._json(entries[0].raw, info=info)
+        head = orjson.dumps({"kind": r.list_kind, "apiVersion": r.api_version, "metadata": list_meta or {}})
+        body = head[:-1] + b',"items":[' + b",".join(e.raw for e in entries) + b"]}"
+        return self._json(body, info=info)
+
+    def _converted(self, info: RequestInfo, e: Entry) -> Entry:
+        """Objects are stored in one version; answer in the version the URL asked for."""
+        r = info.resource
+        if e.obj.get("apiVersion") == r.api_version:
+            return e
+        obj = copy.deepcopy(e.obj)
+        obj["apiVersion"] = r.api_version
+        return Entry(e.key, obj, orjson.dumps(obj), e.revision)
+
+    # ----------------------------------------------------------------- reads
+    async def get(self, info: RequestInfo) -> web.Response:
+        r = info.resource
+        key = self._key(r, info.namespace, info.name or "")
+        rv = info.q("resourceVersion")
+        if rv != "0":
+            await self._fresh_cache()
+        e = self.cache.cache_for(self._storage(r).storage_prefix()).items.get(key)
+        if e is None:
+            raise errors.not_found(r.plural, r.group, info.name or "")
+        return self._render(info, [self._converted(info, e)], None, single=True)
+
+    def _selectors(self, info: RequestInfo) -> Callable[[dict[str, Any]], bool] | None:
+        from navarch.api import selectors
+
+        ls = info.q("labelSelector")
+        fs = info.q("fieldSelector")
+        lsel = selectors.parse_label_selector(ls) if ls.strip() else None
+        fsel = selectors.parse_field_selector(fs) if fs.strip() else None
+        if lsel is not None and lsel.empty:
+            lsel = None
+        if fsel is not None:
+            supported = None
+            for req in fsel.requirements:
+                fname = req[0] if isinstance(req, tuple) else getattr(req, "field", None)
+                if fname is None:
+                    continue
+                if supported is None:
+                    supported = set(selectors.object_fields(info.resource, _sample(info.resource)))
+                if fname not in supported:
+                    raise selectors.unsupported_field_error(info.resource, fname)
+        if lsel is None and fsel is None:
+            return None
+        r = info.resource
+
+        def match(obj: dict[str, Any]) -> bool:
+            if lsel is not None and not lsel.matches((obj.get("metadata") or {}).get("labels") or {}):
+                return False
+            if fsel is not None and not fsel.matches(selectors.object_fields(r, obj)):
+                return False
+            return True
+
+        return match
+
+    async def list(self, info: RequestInfo) -> web.Response:
+        if _bool(info.q("watch", "false")):
+            return await self.watch(info)
+        r = info.resource
+        pred = self._selectors(info)
+        limit = int(info.q("limit", "0") or 0) if info.q("limit", "0").lstrip("-").isdigit() else None
+        if limit is None:
+            raise errors.bad_request(f"invalid limit: {info.q('limit')!r}")
+        cont = info.q("continue")
+        rv = info.q("resourceVersion")
+        match = info.q("resourceVersionMatch")
+        if match and match not in ("Exact", "NotOlderThan"):
+            raise errors.bad_request(f'resourceVersionMatch: Unsupported value: "{match}": supported values: "Exact", "NotOlderThan"')
+        if match and not rv:
+            raise errors.invalid("ListOptions", "meta.k8s.io", "", [errors.field_forbidden(
+                "resourceVersionMatch", "resourceVersionMatch is forbidden unless resourceVersion is provided")])
+        if cont and rv:
+            raise errors.invalid("ListOptions", "meta.k8s.io", "", [errors.field_forbidden(
+                "resourceVersion", "specifying resource version is not allowed when using continue")])
+        prefix = self._prefix(r, info.namespace)
+        if cont:
+            return await self._list_from_store(info, prefix, pred, limit, cont=cont)
+        if match == "Exact":
+            return await self._list_from_store(info, prefix, pred, limit, revision=_rv(rv))
+        if rv and rv != "0":
+            want = _rv(rv)
+            if not await self.cache.wait_for(want):
+                raise errors.StatusError(504, "Timeout", f"Timeout: Too large resource version: {want}, current: {self.cache.revision}")
+        elif rv != "0":
+            await self._fresh_cache()
+        cache = self.cache.cache_for(self._storage(r).storage_prefix())
+        revision = self.cache.revision
+        out: list[Entry] = []
+        more = False
+        last_key = ""
+        keys = cache.sorted_keys()
+        if prefix != cache.prefix:
+            import bisect
+
+            lo = bisect.bisect_left(keys, prefix)
+            hi = bisect.bisect_left(keys, prefix[:-1] + chr(ord(prefix[-1]) + 1))
+            keys = keys[lo:hi]
+        items = cache.items
+        for k in keys:
+            e = items[k]
+            if pred is None or pred(e.obj):
+                if limit and len(out) >= limit:
+                    more = True
+                    break
+                out.append(e)
+                last_key = k
+        meta: dict[str, Any] = {"resourceVersion": str(revision)}
+        if more:
+            meta["continue"] = _encode_continue(revision, last_key, prefix)
+        return self._render(info, [self._converted(info, e) for e in out], meta, single=False)
+
+    async def _list_from_store(self, info: RequestInfo, prefix: str, pred: Any, limit: int,
+                               cont: str = "", revision: int | None = None) -> web.Response:
+        after = None
+        if cont:
+            revision, after, cprefix = _decode_continue(cont)
+            if cprefix != prefix:
+                raise errors.bad_request("continue key is not valid: the prefix does not match the request")
+        from navarch.apiserver.watchcache import stamp
+
+        out: list[Entry] = []
+        more = False
+        last_key = ""
+        try:
+            while True:
+                res = await self.store.list(prefix, revision=revision, limit=max(limit, 1) if limit else None,
+                                            start_after=after)
+                revision = res.revision
+                for kv in res.items:
+                    e = stamp(kv)
+                    if pred is None or pred(e.obj):
+                        if limit and len(out) >= limit:
+                            more = True
+                            break
+                        out.append(e)
+                    last_key = kv.key
+                if more or not res.more or not res.items:
+                    more = more or (res.more and bool(limit) and len(out) >= limit)
+                    break
+                after = res.items[-1].key
+                if limit and len(out) >= limit:
+                    more = True
+                    break
+        except Compacted as e:
+            if cont:
+                raise errors.gone("The provided continue parameter is too old to display a consistent list result. "
+                                  "You can start a new list without the continue parameter, or use the continue "
+                                  "token in this response to retrieve the remainder of the results. Continuing "
+                                  "with the provided token results in an inconsistent list - objects that were "
+                                  "created, modified, or deleted between the time the first chunk was returned "
+                                  "and now may show up in the list.") from e
+            raise errors.gone(f"too old resource version: {e.requested} ({e.compacted})") from e
+        meta: dict[str, Any] = {"resourceVersion": str(revision)}
+        if more and out:
+            meta["continue"] = _encode_continue(revision or 0, out[-1].key, prefix)
+        return self._render(info, [self._converted(info, e) for e in out], meta, single=False)
+
+    async def watch(self, info: RequestInfo) -> web.StreamResponse:
+        from navarch.apiserver.watch import serve_watch
+
+        return await serve_watch(self, info)
+
+    # ----------------------------------------------------------------- writes
+    def _check_body_identity(self, info: RequestInfo, obj: dict[str, Any], kind: str | None = None,
+                             api_version: str | None = None) -> None:
+        r = info.resource
+        kind = kind or r.kind
+        api_version = api_version or r.api_version
+        got_kind = obj.get("kind")
+        got_av = obj.get("apiVersion")
+        if got_kind is not None and not isinstance(got_kind, str) or got_av is not None and not isinstance(got_av, str):
+            raise errors.bad_request("kind and apiVersion must be strings")
+        if (got_kind and got_kind != kind) or (got_av and got_av != api_version):
+            raise errors.bad_request(
+                f"the API version in the data ({got_av or ''}) does not match the expected API version "
+                f"({api_version})" if got_av and got_av != api_version else
+                f"the kind in the data ({got_kind}) does not match the expected kind ({kind})")
+        obj["kind"] = kind
+        obj["apiVersion"] = api_version
+        meta = obj.get("metadata")
+        if meta is None:
+            obj["metadata"] = meta = {}
+        if not isinstance(meta, dict):
+            raise errors.bad_request("metadata must be an object")
+        if r.namespaced:
+            ns = meta.get("namespace")
+            if ns and info.namespace and ns != info.namespace:
+                raise errors.bad_request("the namespace of the provided object does not match the namespace sent on the request")
+            if info.namespace:
+                meta["namespace"] = info.namespace
+        else:
+            meta.pop("namespace", None)
+
+    def _field_validation(self, info: RequestInfo, obj: dict[str, Any], definition: str) -> dict[str, Any]:
+        from navarch.api.validation import structural
+
+        mode = info.q("fieldValidation", "Warn") or "Warn"
+        if mode not in ("Strict", "Warn", "Ignore"):
+            raise errors.bad_request(f'fieldValidation: Unsupported value: "{mode}": supported values: "Ignore", "Strict", "Warn"')
+        type_err = structural.type_error(self.schema, definition, obj)
+        if type_err is not None:
+            raise type_err
+        unknown = structural.unknown_fields(self.schema, definition, obj)
+        if unknown:
+            if mode == "Strict":
+                raise structural.strict_error(unknown)
+            if mode == "Warn":
+                info.warnings.extend(structural.warnings(unknown))
+            obj = structural.prune(self.schema, definition, obj)
+        return obj
+
+    async def _admit(self, info: RequestInfo, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        """Admission: built-in plugins, mutating then validating."""
+        r = info.resource
+        if r.namespaced and old is None:
+            ns_key = REGISTRY.get("", "v1", "namespaces").storage_key(None, info.namespace or "")
+            ns = self.cache.cache_for("/registry/core/namespaces/").items.get(ns_key)
+            if ns is None:
+                await self._fresh_cache()
+                ns = self.cache.cache_for("/registry/core/namespaces/").items.get(ns_key)
+            if ns is None:
+                raise errors.not_found("namespaces", "", info.namespace or "")
+            if ns.obj.get("metadata", {}).get("deletionTimestamp") or ns.obj.get("status", {}).get("phase") == "Terminating":
+                err = errors.forbidden(
+                    f'{r.plural} "{obj.get("metadata", {}).get("name", "")}" is forbidden: unable to create new content in namespace '
+                    f"{info.namespace} because it is being terminated", r.plural, r.group,
+                    obj.get("metadata", {}).get("name", ""))
+                err.causes = [errors.Cause("NamespaceTerminating",
+                                           f"namespace {info.namespace} is being terminated", "metadata.namespace")]
+                raise err
+
+    def _validate(self, info: RequestInfo, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        from navarch.api.validation import semantic
+
+        causes = semantic.validate(info.resource, obj, old)
+        if causes:
+            r = info.resource
+            raise errors.invalid(r.kind, r.group, obj.get("metadata", {}).get("name", ""), causes)
+
+    def _defaults(self, r: ResourceInfo, obj: dict[str, Any]) -> None:
+        from navarch.api import defaults
+
+        defaults.apply_defaults(r, obj)
+
+    async def create(self, info: RequestInfo) -> web.Response:
+        r = info.resource
+        if info.subresource:
+            return await self._create_subresource(info)
+        if r.virtual:
+            from navarch.apiserver import reviews
+
+            return self._json(await reviews.answer(self, info), status=201, info=info)
+        body = await _read_body(info.request)
+        obj = codec.decode_object(body, info.request.headers.get("Content-Type"))
+        self._check_body_identity(info, obj)
+        dry = _dry_run(info)
+        obj = self._field_validation(info, obj, self._definition(r))
+        obj = await self.prepare_new(info, obj)
+        if dry:
+            return self._json(obj, status=201, info=info)
+        stored = await self._store_create(r, obj)
+        return self._json(stored, status=201, info=info)
+
+    async def prepare_new(self, info: RequestInfo, obj: dict[str, Any]) -> dict[str, Any]:
+        """Everything a create does before the store: metadata, strategy, defaults, admission, validation."""
+        r = info.resource
+        meta = obj["metadata"]
+        if not meta.get("name"):
+            gen = meta.get("generateName")
+            if gen and isinstance(gen, str):
+                meta["name"] = gen + "".join(random.choice(_SUFFIX_CHARS) for _ in range(5))
+        for k in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+                  "resourceVersion", "selfLink"):
+            meta.pop(k, None)
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = now_rfc3339()
+        strategy.prepare_create(r, obj)
+        self._defaults(r, obj)
+        await self._admit(info, obj, None)
+        if r.kind == "Job" and r.group == "batch":
+            _job_selector(obj)
+        self._validate(info, obj, None)
+        if r.kind == "Service" and r.group == "" and not _dry_run(info):
+            async with self.allocator.lock:
+                await self._fresh_cache()
+                self.allocator.assign(obj, self._cached_objects(r))
+        elif r.kind == "Service" and r.group == "":
+            self.allocator.assign(obj, self._cached_objects(r))
+        return obj
+
+    def _cached_objects(self, r: ResourceInfo) -> list[dict[str, Any]]:
+        return [e.obj for e in self.cache.cache_for(self._storage(r).storage_prefix()).items.values()]
+
+    async def _store_create(self, r: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
+        meta = obj["metadata"]
+        key = self._key(r, meta.get("namespace"), meta["name"])
+        stored_obj = self._to_storage_version(r, obj)
+        try:
+            kv = await self.store.create(key, orjson.dumps(stored_obj))
+        except KeyExists:
+            raise errors.already_exists(r.plural, r.group, meta["name"]) from None
+        meta["resourceVersion"] = str(kv.mod_revision)
+        return obj
+
+    def _to_storage_version(self, r: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
+        sr = self._storage(r)
+        if sr is r:
+            return obj
+        out = dict(obj)
+        out["apiVersion"] = sr.api_version
+        return out
+
+    async def _get_current(self, r: ResourceInfo, ns: str | None, name: str) -> Entry:
+        await self._fresh_cache()
+        e = self.cache.cache_for(self._storage(r).storage_prefix()).items.get(self._key(r, ns, name))
+        if e is None:
+            raise errors.not_found(r.plural, r.group, name)
+        return e
+
+    async def update(self, info: RequestInfo) -> web.Response:
+        r = info.resource
+        body = await _read_body(info.request)
+        obj = codec.decode_object(body, info.request.headers.get("Content-Type"))
+        sub = info.subresource
+        if sub == "scale":
+            return await self._update_scale(info, obj)
+        if sub and sub not in ("status", "finalize", "approval"):
+            raise errors.method_not_allowed()
+        self._check_body_identity(info, obj)
+        name = obj["metadata"].get("name")
+        if name and name != info.name:
+            raise errors.bad_request(f"the name of the object ({name}) does not match the name on the URL ({info.name})")
+        obj["metadata"]["name"] = info.name
+        obj = self._field_validation(info, obj, self._definition(r))
+        result = await self._update_with(info, lambda _cur: obj, precondition_from_body=True)
+        return self._json(result, info=info)
+
+    async def _update_with(self, info: RequestInfo, mutate: Callable[[dict[str, Any]], dict[str, Any]],
+                           *, precondition_from_body: bool, retries: int = 0) -> dict[str, Any]:
+        """Read, compute the new object, validate and compare-and-swap; retried on conflict when allowed."""
+        r = info.resource
+        for attempt in range(retries + 1):
+            cur = await self._get_current(r, info.namespace, info.name or "")
+            old = copy.deepcopy(cur.obj)
+            new = mutate(copy.deepcopy(cur.obj))
+            new.setdefault("metadata", {})
+            want_rv = str(new["metadata"].get("resourceVersion") or "")
+            if precondition_from_body and want_rv and want_rv != str(cur.revision):
+                raise errors.conflict(r.plural, r.group, info.name or "")
+            new = self.prepare_update(info, new, old)
+            if new is None:
+                return old
+            if _dry_run(info):
+                return new
+            try:
+                return await self._store_update(r, new, cur.revision)
+            except errors.StatusError as e:
+                if e.reason == "Conflict" and attempt < retries and not want_rv:
+                    continue
+                raise
+        raise errors.conflict(r.plural, r.group, info.name or "")
+
+    def prepare_update(self, info: RequestInfo, new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any] | None:
+        r = info.resource
+        sub = info.subresource
+        new["apiVersion"] = r.api_version
+        new["kind"] = r.kind
+        if sub == "status":
+            new = strategy.prepare_status_update(r, new, old)
+        elif sub == "finalize":
+            fin = (new.get("spec") or {}).get("finalizers")
+            new = copy.deepcopy(old)
+            new.setdefault("spec", {})["finalizers"] = fin or []
+        elif sub == "approval":
+            conds = (new.get("status") or {}).get("conditions")
+            new = copy.deepcopy(old)
+            new.setdefault("status", {})["conditions"] = conds or []
+        else:
+            strategy.prepare_update(r, new, old)
+        if not sub:
+            self._defaults(r, new)
+        if r.kind == "Service" and r.group == "":
+            self.allocator.assign(new, self._cached_objects(r), old)
+        self._validate(info, new, old)
+        # Finalizers gone on an object being deleted: the update completes the deletion.
+        meta = new["metadata"]
+        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+            new["metadata"]["__delete__"] = True
+        return new
+
+    async def _store_update(self, r: ResourceInfo, new: dict[str, Any], revision: int) -> dict[str, Any]:
+        meta = new["metadata"]
+        name = meta.get("name", "")
+        key = self._key(r, meta.get("namespace"), name)
+        if meta.pop("__delete__", False):
+            try:
+                kv = await self.store.delete(key, revision)
+            except RevisionConflict:
+                raise errors.conflict(r.plural, r.group, name) from None
+            except KeyNotFound:
+                raise errors.not_found(r.plural, r.group, name) from None
+            meta["resourceVersion"] = str(kv.mod_revision)
+            return new
+        meta.pop("resourceVersion", None)
+        try:
+            kv = await self.store.update(key, orjson.dumps(self._to_storage_version(r, new)), revision)
+        except RevisionConflict:
+            raise errors.conflict(r.plural, r.group, name) from None
+        except KeyNotFound:
+            raise errors.not_found(r.plural, r.group, name) from None
+        meta["resourceVersion"] = str(kv.mod_revision)
+        return new
+
+    async def patch(self, info: RequestInfo) -> web.Response:
+        from navarch.apiserver import patching
+
+        r = info.resource
+        body = await _read_body(info.request)
+        ctype = codec.media_type(info.request.headers.get("Content-Type"))
+        if info.subresource == "scale":
+            return await self._patch_scale(info, body, ctype)
+        if info.subresource and info.subresource not in ("status", "approval"):
+            raise errors.method_not_allowed()
+        definition = self._definition(r)
+        if ctype == "application/apply-patch+yaml":
+            return await self._server_side_apply(info, body, definition)
+        precondition: dict[str, str] = {}
+
+        def mutate(cur: dict[str, Any]) -> dict[str, Any]:
+            cur.get("metadata", {}).pop("resourceVersion", None)
+            patched = patching.apply_patch(ctype, cur, body, self.schema, definition)
+            if not isinstance(patched, dict):
+                raise errors.bad_request("the patch produced a non-object")
+            meta = patched.get("metadata") or {}
+            if meta.get("resourceVersion"):
+                precondition["rv"] = str(meta["resourceVersion"])
+            self._check_body_identity(info, patched)
+            if patched["metadata"].get("name") != info.name:
+                raise errors.bad_request("the name of the object cannot be changed by a patch")
+            patched = self._field_validation(info, patched, definition)
+            return patched
+
+        result = await self._update_with(info, mutate, precondition_from_body=True, retries=5)
+        return self._json(result, info=info)
+
+    async def _server_side_apply(self, info: RequestInfo, body: bytes, definition: str) -> web.Response:
+        """Server-side apply, approximated: create when absent, else a strategic merge of the manifest.
+
+        navarch keeps no managedFields yet, so conflicts between managers are not detected.
+        """
+        from navarch.apiserver import patching
+
+        r = info.resource
+        obj = codec.decode_object(body, "application/yaml")
+        try:
+            await self._get_current(r, info.namespace, info.name or "")
+        except errors.StatusError as e:
+            if e.code != 404:
+                raise
+            self._check_body_identity(info, obj)
+            obj["metadata"]["name"] = info.name
+            obj = self._field_validation(info, obj, definition)
+            obj = await self.prepare_new(info, obj)
+            if _dry_run(info):
+                return self._json(obj, status=201, info=info)
+            return self._json(await self._store_create(r, obj), status=201, info=info)
+        patch_bytes = orjson.dumps(obj)
+
+        def mutate(cur: dict[str, Any]) -> dict[str, Any]:
+            cur.get("metadata", {}).pop("resourceVersion", None)
+            patched = patching.apply_patch("application/strategic-merge-patch+json", cur, patch_bytes,
+                                           self.schema, definition)
+            self._check_body_identity(info, patched)
+            return self._field_validation(info, patched, definition)
+
+        return self._json(await self._update_with(info, mutate, precondition_from_body=True, retries=5),
+                          info=info)
+
+    async def delete(self, info: RequestInfo) -> web.Response:
+        r = info.resource
+        body = await _read_body(info.request)
+        opts = codec.decode_options(body, info.request.headers.get("Content-Type"))
+        for k in ("gracePeriodSeconds", "propagationPolicy", "orphanDependents"):
+            if k in info.query and k not in opts:
+                v = info.query[k]
+                opts[k] = int(v) if k == "gracePeriodSeconds" and v.lstrip("-").isdigit() else (
+                    _bool(v) if k == "orphanDependents" else v)
+        if "dryRun" in info.query:
+            opts.setdefault("dryRun", info.query.getall("dryRun"))
+        result = await self._delete_one(info, info.name or "", opts)
+        return self._json(result, info=info)
+
+    async def _delete_one(self, info: RequestInfo, name: str, opts: dict[str, Any]) -> dict[str, Any]:
+        r = info.resource
+        policy = opts.get("propagationPolicy")
+        if policy not in (None, "Orphan", "Background", "Foreground"):
+            raise errors.invalid("DeleteOptions", "meta.k8s.io", "", [errors.field_not_supported(
+                "propagationPolicy", policy, ["Foreground", "Background", "Orphan", "nil"])])
+        if opts.get("orphanDependents") is True:
+            policy = policy or "Orphan"
+        grace = opts.get("gracePeriodSeconds")
+        if grace is not None and not isinstance(grace, int):
+            raise errors.bad_request("gracePeriodSeconds must be an integer")
+        dry = "All" in (opts.get("dryRun") or [])
+        pre = opts.get("preconditions") or {}
+        for attempt in range(5):
+            cur = await self._get_current(r, info.namespace, name)
+            meta = cur.obj.get("metadata", {})
+            if pre.get("uid") and pre["uid"] != meta.get("uid"):
+                raise errors.conflict(r.plural, r.group, name,
+                                      f'Precondition failed: UID in precondition: {pre["uid"]}, UID in object meta: {meta.get("uid")}')
+            if pre.get("resourceVersion") and pre["resourceVersion"] != meta.get("resourceVersion"):
+                raise errors.conflict(r.plural, r.group, name,
+                                      f'Precondition failed: ResourceVersion in precondition: {pre["resourceVersion"]}, '
+                                      f'ResourceVersion in object meta: {meta.get("resourceVersion")}')
+            new = copy.deepcopy(cur.obj)
+            nmeta = new["metadata"]
+            finalizers = list(nmeta.get("finalizers") or [])
+            if policy == "Orphan" and "orphan" not in finalizers and self._has_dependents_controller():
+                finalizers.append("orphan")
+            elif policy == "Foreground" and "foregroundDeletion" not in finalizers and self._has_dependents_controller():
+                finalizers.append("foregroundDeletion")
+            graceful = self._graceful_seconds(r, cur.obj, grace)
+            if r.kind == "Namespace" and r.group == "":
+                if not nmeta.get("deletionTimestamp"):
+                    nmeta["deletionTimestamp"] = now_rfc3339()
+                    nmeta["deletionGracePeriodSeconds"] = 0
+                    new.setdefault("status", {})["phase"] = "Terminating"
+                if (new.get("spec") or {}).get("finalizers") or finalizers:
+                    nmeta["finalizers"] = finalizers or nmeta.get("finalizers")
+                    if not nmeta.get("finalizers"):
+                        nmeta.pop("finalizers", None)
+                    return await self._write_deleting(info, r, new, cur, dry)
+            elif finalizers or graceful:
+                if finalizers:
+                    nmeta["finalizers"] = finalizers
+                if not nmeta.get("deletionTimestamp"):
+                    when = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=graceful or 0)
+                    nmeta["deletionTimestamp"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+                    nmeta["deletionGracePeriodSeconds"] = graceful or 0
+                elif graceful is not None and graceful < (nmeta.get("deletionGracePeriodSeconds") or 0):
+                    nmeta["deletionGracePeriodSeconds"] = graceful
+                if finalizers or graceful:
+                    return await self._write_deleting(info, r, new, cur, dry)
+            if dry:
+                return self._converted(info, cur).obj
+            try:
+                kv = await self.store.delete(cur.key, cur.revision)
+            except RevisionConflict:
+                continue
+            except KeyNotFound:
+                raise errors.not_found(r.plural, r.group, name) from None
+            obj = self._converted(info, cur).obj
+            if r.kind in ("Pod",) or r.group in ("apps", "batch") or r.kind == "Namespace":
+                obj = copy.deepcopy(obj)
+                obj["metadata"]["resourceVersion"] = str(kv.mod_revision)
+                return obj
+            return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                    "details": {"name": name, "group": r.group, "kind": r.plural, "uid": meta.get("uid", "")}}
+        raise errors.conflict(r.plural, r.group, name)
+
+    def _has_dependents_controller(self) -> bool:
+        # Orphan/foreground finalizers are honoured by the garbage collector; until one runs they
+        # would hold objects forever, so they are only added when it is present.
+        return getattr(self, "garbage_collector_present", False)
+
+    @staticmethod
+    def _graceful_seconds(r: ResourceInfo, obj: dict[str, Any], grace: int | None) -> int | None:
+        # Only pods bound to a node wait for their kubelet; everything else goes at once.
+        if r.kind != "Pod" or r.group != "":
+            return None
+        if not (obj.get("spec") or {}).get("nodeName"):
+            return None
+        phase = (obj.get("status") or {}).get("phase")
+        if phase in ("Succeeded", "Failed"):
+            return None
+        if grace is None:
+            grace = (obj.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+        return max(int(grace), 1) if grace else None
+
+    async def _write_deleting(self, info: RequestInfo, r: ResourceInfo, new: dict[str, Any],
+                              cur: Entry, dry: bool) -> dict[str, Any]:
+        if dry:
+            return new
+        if new == cur.obj:
+            return self._converted(info, cur).obj
+        return await self._store_update(r, new, cur.revision)
+
+    async def delete_collection(self, info: RequestInfo) -> web.Response:
+        r = info.resource
+        body = await _read_body(info.request)
+        opts = codec.decode_options(body, info.request.headers.get("Content-Type"))
+        pred = self._selectors(info)
+        await self._fresh_cache()
+        prefix = self._prefix(r, info.namespace)
+        cache = self.cache.cache_for(self._storage(r).storage_prefix())
+        names = [(e.obj["metadata"].get("namespace"), e.obj["metadata"]["name"])
+                 for k, e in list(cache.items.items()) if k.startswith(prefix) and (pred is None or pred(e.obj))]
+        items = []
+        for ns, name in names:
+            sub = RequestInfo(info.verb, r, ns, name, None, info.query, info.request, info.user)
+            try:
+                res = await self._delete_one(sub, name, dict(opts))
+                if res.get("kind") != "Status":
+                    items.append(res)
+            except errors.StatusError as e:
+                if e.code != 404:
+                    raise
+        return self._json({"kind": r.list_kind, "apiVersion": r.api_version,
+                           "metadata": {"resourceVersion": str(self.cache.revision)}, "items": items}, info=info)
+
+    # ----------------------------------------------------------------- subresources
+    def _scale_of(self, info: RequestInfo, obj: dict[str, Any]) -> dict[str, Any]:
+        spec = obj.get("spec") or {}
+        status = obj.get("status") or {}
+        sel = spec.get("selector")
+        if isinstance(sel, dict) and ("matchLabels" in sel or "matchExpressions" in sel):
+            from navarch.api.selectors import format_label_selector
+
+            selector = format_label_selector(sel)
+        elif isinstance(sel, dict):
+            selector = ",".join(f"{k}={v}" for k, v in sorted(sel.items()))
+        else:
+            selector = ""
+        meta = obj["metadata"]
+        out = {"kind": "Scale", "apiVersion": "autoscaling/v1",
+               "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                            if k in meta},
+               "spec": {"replicas": spec.get("replicas", 0)},
+               "status": {"replicas": status.get("replicas", 0)}}
+        if selector:
+            out["status"]["selector"] = selector
+        return out
+
+    async def get_subresource(self, info: RequestInfo) -> web.Response:
+        r = info.resource
+        sub = info.subresource
+        if sub in ("status", "approval", "ephemeralcontainers"):
+            return await self.get(info)
+        if sub == "scale":
+            e = await self._get_current(r, info.namespace, info.name or "")
+            return self._json(self._scale_of(info, e.obj), info=info)
+        raise errors.StatusError(
+            501 if sub in ("log", "exec", "attach", "portforward", "proxy") else 404,
+            "NotImplemented" if sub in ("log", "exec", "attach", "portforward", "proxy") else "NotFound",
+            f"{r.plural}/{sub} is not supported by navarch yet" if sub in ("log", "exec", "attach", "portforward", "proxy")
+            else "the server could not find the requested resource")
+
+    async def _update_scale(self, info: RequestInfo, scale: dict[str, Any]) -> web.Response:
+        if scale.get("kind") not in (None, "Scale"):
+            raise errors.bad_request(f"the kind in the data ({scale.get('kind')}) does not match the expected kind (Scale)")
+        replicas = (scale.get("spec") or {}).get("replicas")
+        if not isinstance(replicas, int) or replicas < 0:
+            raise errors.invalid("Scale", "autoscaling", info.name or "", [errors.field_invalid(
+                "spec.replicas", replicas, "must be greater than or equal to 0")])
+        want_rv = str((scale.get("metadata") or {}).get("resourceVersion") or "")
+
+        def mutate(cur: dict[str, Any]) -> dict[str, Any]:
+            if want_rv and want_rv != cur["metadata"].get("resourceVersion"):
+                raise errors.conflict(info.resource.plural, info.resource.group, info.name or "")
+            cur.setdefault("spec", {})["replicas"] = replicas
+            return cur
+
+        sub_info = RequestInfo("update", info.resource, info.namespace, info.name, None, info.query,
+                               info.request, info.user, info.warnings)
+        result = await self._update_with(sub_info, mutate, precondition_from_body=False, retries=5)
+        return self._json(self._scale_of(info, result), info=info)
+
+    async def _patch_scale(self, info: RequestInfo, body: bytes, ctype: str) -> web.Response:
+        from navarch.apiserver import patching
+
+        cur = await self._get_current(info.resource, info.namespace, info.name or "")
+        scale = self._scale_of(info, cur.obj)
+        definition = self.schema.definition_for("autoscaling", "v1", "Scale") or ""
+        patched = patching.apply_patch(ctype, scale, body, self.schema, definition)
+        return await self._update_scale(info, patched)
+
+    async def _create_subresource(self, info: RequestInfo) -> web.Response:
+        from navarch.apiserver import subresources
+
+        return await subresources.create(self, info)
+
+
+def _sample(r: ResourceInfo) -> dict[str, Any]:
+    return {"metadata": {"name": "", "namespace": ""}}
+
+
+def _rv(value: str) -> int:
+    try:
+        rv = int(value)
+        if rv < 0:
+            raise ValueError
+        return rv
+    except ValueError:
+        raise errors.bad_request(f'invalid resource version "{value}"') from None
+
+
+def _encode_continue(revision: int, key: str, prefix: str) -> str:
+    raw = orjson.dumps({"v": "meta.k8s.io/v1", "rv": revision, "start": key[len(prefix):], "p": prefix})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_continue(token: str) -> tuple[int, str, str]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        d = orjson.loads(raw)
+        return int(d["rv"]), d["p"] + d["start"], d["p"]
+    except Exception:
+        raise errors.bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)") from None
+
+
+def _dry_run(info: RequestInfo) -> bool:
+    values = info.query.getall("dryRun", [])
+    for v in values:
+        if v != "All":
+            raise errors.bad_request(f'dryRun: Unsupported value: "{v}": supported values: "All"')
+    return bool(values)
+
+
+async def _read_body(request: web.Request) -> bytes:
+    if request.content_length is not None and request.content_length > codec.MAX_BODY:
+        raise errors.too_large(codec.MAX_BODY)
+    chunks = []
+    size = 0
+    async for chunk in request.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > codec.MAX_BODY:
+            raise errors.too_large(codec.MAX_BODY)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _add_warnings(resp: web.StreamResponse, warnings: list[str]) -> None:
+    for w in dict.fromkeys(warnings):
+        escaped = w.replace("\\", "\\\\").replace('"', '\\"')
+        resp.headers.add("Warning", f'299 - "{escaped}"')
+
+
+def _job_selector(obj: dict[str, Any]) -> None:
+    """Jobs get a generated selector on their own uid, as upstream (unless manualSelector)."""
+    spec = obj.setdefault("spec", {})
+    if spec.get("manualSelector"):
+        return
+    uid = obj["metadata"]["uid"]
+    name = obj["metadata"].get("name", "")
+    labels = {"batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": name,
+              "controller-uid": uid, "job-name": name}
+    spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+    tmeta = spec.setdefault("template", {}).setdefault("metadata", {})
+    tmeta.setdefault("labels", {}).update(labels)

@@ -1,0 +1,136 @@
+"""Per-resource write rules (upstream's registry strategies): what a create or update may set.
+
+``prepare_create``/``prepare_update`` run after decoding and before defaulting and validation; they
+reset status on create, keep status on spec updates (and spec on status updates) for resources with a
+status subresource, and bump ``metadata.generation`` when the spec changes.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from navarch.api.resources import ResourceInfo
+
+# Kinds whose metadata.generation tracks spec changes (upstream strategies that set it).
+_GENERATION = {
+    ("apps", "Deployment"), ("apps", "ReplicaSet"), ("apps", "StatefulSet"), ("apps", "DaemonSet"),
+    ("batch", "Job"), ("batch", "CronJob"), ("", "ReplicationController"), ("policy", "PodDisruptionBudget"),
+    ("autoscaling", "HorizontalPodAutoscaler"), ("networking.k8s.io", "Ingress"),
+    ("networking.k8s.io", "NetworkPolicy"), ("", "Pod"),
+    ("networking.k8s.io", "IngressClass"), ("scheduling.k8s.io", "PriorityClass"),
+}
+
+# Top-level fields that are not "spec" for generation purposes.
+_NOT_SPEC = ("metadata", "status", "apiVersion", "kind")
+
+
+def tracks_generation(r: ResourceInfo) -> bool:
+    return (r.group, r.kind) in _GENERATION
+
+
+def _spec_part(obj: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if k not in _NOT_SPEC}
+
+
+def prepare_create(r: ResourceInfo, obj: dict[str, Any]) -> None:
+    meta = obj["metadata"]
+    if tracks_generation(r):
+        meta["generation"] = 1
+    else:
+        meta.pop("generation", None)
+    if r.has_status and r.kind not in ("Node", "PersistentVolume", "PersistentVolumeClaim"):
+        obj.pop("status", None)
+    if r.kind == "Pod" and r.group == "":
+        obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj.get("spec") or {})}
+    elif r.kind == "Namespace" and r.group == "":
+        obj["status"] = {"phase": "Active"}
+        meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta.get("name", "")
+    elif r.kind in ("PersistentVolumeClaim", "PersistentVolume") and r.group == "":
+        obj["status"] = {"phase": "Pending" if r.kind == "PersistentVolumeClaim" else "Available"}
+    elif r.kind == "Service" and r.group == "":
+        obj["status"] = {"loadBalancer": {}}
+    elif r.kind in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "ReplicationController") and r.has_status:
+        obj["status"] = {} if r.kind != "StatefulSet" else {"replicas": 0, "availableReplicas": 0}
+        if r.kind == "DaemonSet":
+            obj["status"] = {"currentNumberScheduled": 0, "numberMisscheduled": 0,
+                             "desiredNumberScheduled": 0, "numberReady": 0}
+        if r.kind in ("ReplicaSet", "ReplicationController"):
+            obj["status"] = {"replicas": 0}
+    elif r.kind == "CertificateSigningRequest":
+        obj["status"] = {}
+    elif r.has_status:
+        obj["status"] = {}
+
+
+def prepare_update(r: ResourceInfo, obj: dict[str, Any], old: dict[str, Any]) -> None:
+    """A write to the main resource: status is kept from ``old`` where a status subresource exists."""
+    _keep_system_metadata(obj, old)
+    if r.has_status and "status" in old:
+        obj["status"] = copy.deepcopy(old["status"])
+    elif r.has_status:
+        obj.pop("status", None)
+    if tracks_generation(r):
+        gen = old["metadata"].get("generation", 1)
+        if _spec_part(obj) != _spec_part(old):
+            gen += 1
+        obj["metadata"]["generation"] = gen
+    elif "generation" in old["metadata"]:
+        obj["metadata"]["generation"] = old["metadata"]["generation"]
+    else:
+        obj["metadata"].pop("generation", None)
+
+
+def prepare_status_update(r: ResourceInfo, obj: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+    """A write to ``/status``: only status changes; everything else comes from ``old``."""
+    out = copy.deepcopy(old)
+    node = obj.get("metadata", {}).pop("__binding_node__", None)
+    if node:
+        out.setdefault("spec", {})["nodeName"] = node
+    if "status" in obj:
+        out["status"] = obj["status"]
+    else:
+        out.pop("status", None)
+    # Upstream lets status writers keep the client's view of metadata except what the system owns;
+    # labels and annotations written through /status are ignored for most kinds.
+    out["metadata"]["resourceVersion"] = obj.get("metadata", {}).get("resourceVersion", "")
+    return out
+
+
+_SYSTEM_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+                "generateName", "selfLink")
+
+
+def _keep_system_metadata(obj: dict[str, Any], old: dict[str, Any]) -> None:
+    meta = obj.setdefault("metadata", {})
+    old_meta = old["metadata"]
+    for k in _SYSTEM_META:
+        if k in old_meta:
+            meta[k] = old_meta[k]
+        else:
+            meta.pop(k, None)
+    if "namespace" in old_meta:
+        meta["namespace"] = old_meta["namespace"]
+    if "managedFields" not in meta and "managedFields" in old_meta:
+        meta["managedFields"] = old_meta["managedFields"]
+
+
+def qos_class(spec: dict[str, Any]) -> str:
+    """Guaranteed, Burstable or BestEffort, from the containers' requests and limits (upstream's rules)."""
+    containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
+    any_set = False
+    guaranteed = True
+    for c in containers:
+        res = c.get("resources") or {}
+        req = res.get("requests") or {}
+        lim = res.get("limits") or {}
+        if req or lim:
+            any_set = True
+        for name in ("cpu", "memory"):
+            limit = lim.get(name)
+            request = req.get(name, limit)
+            if limit is None or str(request) != str(limit):
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"

@@ -1,0 +1,102 @@
+"""``navarch apiserver``: the API server alone, on SQLite or a real etcd cluster."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+from pathlib import Path
+
+from navarch.cli.common import add_logging_flags, default_data_dir, setup_logging
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("apiserver", help="run the Kubernetes API server",
+                       description="Run the API server. Certificates and an admin kubeconfig are created "
+                                   "under --data-dir on first start.")
+    add_apiserver_flags(p)
+    add_logging_flags(p)
+    p.set_defaults(func=run)
+
+
+def add_apiserver_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", type=Path, default=default_data_dir(),
+                   help="directory for the store, certificates and kubeconfig (default: %(default)s)")
+    p.add_argument("--port", "--secure-port", dest="port", type=int, default=6443,
+                   help="HTTPS port to serve on (default: %(default)s)")
+    p.add_argument("--bind-address", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    p.add_argument("--datastore", default="",
+                   help="store: sqlite:PATH or memory: (default: sqlite under --data-dir)")
+    p.add_argument("--etcd-servers", default="",
+                   help="comma-separated etcd v3 client URLs; uses etcd instead of SQLite")
+    p.add_argument("--service-cluster-ip-range", default="10.96.0.0/12",
+                   help="CIDR from which Service cluster IPs are allocated (default: %(default)s)")
+    p.add_argument("--token-auth-file", type=Path, default=None,
+                   help="static bearer tokens, one 'token,user,uid,\"group1,group2\"' per line")
+    p.add_argument("--tls-san", action="append", default=[],
+                   help="extra DNS name or IP for the serving certificate (repeatable)")
+    p.add_argument("--write-kubeconfig", type=Path, default=None,
+                   help="also write the admin kubeconfig to this path (mode 0600)")
+
+
+def store_spec(args: argparse.Namespace) -> str:
+    if args.etcd_servers:
+        return "etcd:" + args.etcd_servers
+    if args.datastore:
+        return args.datastore
+    return "sqlite:" + str(args.data_dir / "db" / "state.db")
+
+
+def run(args: argparse.Namespace) -> int:
+    setup_logging(args)
+    return asyncio.run(serve(args))
+
+
+async def serve(args: argparse.Namespace, extra_components: list | None = None) -> int:
+    from navarch.apiserver.app import APIServer, APIServerConfig
+    from navarch.server.pki import ensure_pki, write_kubeconfig
+    from navarch.storage.factory import open_store
+
+    log = logging.getLogger("navarch.server")
+    data_dir: Path = args.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "db").mkdir(exist_ok=True)
+    pki = ensure_pki(data_dir, extra_sans=list(args.tls_san),
+                     service_ip=_first_ip(args.service_cluster_ip_range))
+    host = args.bind_address if args.bind_address not in ("0.0.0.0", "::") else "127.0.0.1"
+    server_url = f"https://{host}:{args.port}"
+    kubeconfig = data_dir / "kubeconfig"
+    write_kubeconfig(kubeconfig, server_url, pki.ca.cert, pki.admin)
+    if args.write_kubeconfig:
+        write_kubeconfig(args.write_kubeconfig, server_url, pki.ca.cert, pki.admin)
+    config = APIServerConfig(bind_address=args.bind_address, port=args.port, tls_cert=pki.serving.cert,
+                             tls_key=pki.serving.key, client_ca=pki.ca.cert,
+                             token_auth_file=args.token_auth_file,
+                             service_cidr=args.service_cluster_ip_range)
+    store = open_store(store_spec(args))
+    server = APIServer(config, store)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await server.start()
+    log.info("cluster ready: export KUBECONFIG=%s  (then: kubectl get ns)", kubeconfig)
+    print(f"navarch: API server ready at {server_url}\nnavarch: kubeconfig: {kubeconfig}\n"
+          f"navarch: try: KUBECONFIG={kubeconfig} kubectl get namespaces", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        await server.stop()
+    return 0
+
+
+def _first_ip(cidr: str) -> str:
+    import ipaddress
+
+    return str(ipaddress.ip_network(cidr).network_address + 1)
+
+
+del os
