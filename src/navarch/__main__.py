@@ -1,0 +1,5 @@
+import sys
+
+from navarch.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,109 @@
+"""Start real ``navarch`` processes on free loopback ports for integration tests and benchmarks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.clients import kubectl_path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class NavarchServer:
+    data_dir: Path
+    port: int
+    args: list[str] = field(default_factory=list)
+    command: str = "server"
+    proc: subprocess.Popen | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.data_dir / "kubeconfig"
+
+    def start(self, timeout: float = 30.0) -> "NavarchServer":
+        self.log_path = self.data_dir.parent / f"navarch-{self.port}.log"
+        log = open(self.log_path, "ab")
+        cmd = [sys.executable, "-m", "navarch", self.command, "--data-dir", str(self.data_dir),
+               "--port", str(self.port), *self.args]
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"navarch exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/readyz", context=ctx, timeout=1) as r:
+                    if r.status == 200 and self.kubeconfig.exists():
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"navarch did not become ready in {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        if self.log_path and self.log_path.exists():
+            return self.log_path.read_text(errors="replace")[-5000:]
+        return ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(5)
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+
+class Kubectl:
+    """Runs one kubectl version against one server, with its own discovery cache."""
+
+    def __init__(self, version: str, kubeconfig: Path, cache_dir: Path | None = None) -> None:
+        path = kubectl_path(version)
+        if path is None:
+            raise FileNotFoundError(f"kubectl {version} is not installed")
+        self.path = path
+        self.version = version
+        self.kubeconfig = kubeconfig
+        self.cache_dir = cache_dir or Path(tempfile.mkdtemp(prefix=f"kubectl-{version}-cache-"))
+
+    def run(self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        cmd = [self.path, "--kubeconfig", str(self.kubeconfig), "--cache-dir", str(self.cache_dir), *args]
+        full_env = dict(os.environ, KUBECTL_COMMAND_HEADERS="true", **(env or {}))
+        full_env.pop("KUBECONFIG", None)
+        res = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout, env=full_env)
+        if check and res.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({res.returncode}):\n"
+                                 f"stdout: {res.stdout}\nstderr: {res.stderr}")
+        return res
+
+    def __call__(self, *args: str, **kw) -> str:
+        return self.run(*args, **kw).stdout
