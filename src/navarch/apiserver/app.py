@@ -41,6 +41,7 @@ class APIServerConfig:
     token_auth_file: Path | None = None
     service_cidr: str = "10.96.0.0/12"
     min_request_timeout: int = 1800
+    watch_cache_history: float = 300.0
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -74,7 +75,7 @@ class APIServer:
         self.config = config
         self.store = store
         prefixes = sorted({REGISTRY.storage_resource(r).storage_prefix() for r in REGISTRY.resources if not r.virtual})
-        self.cache = WatchCache(store, prefixes)
+        self.cache = WatchCache(store, prefixes, history_seconds=config.watch_cache_history)
         self.allocator = ServiceAllocator(config.service_cidr)
         self.api = ResourceAPI(store, self.cache, self.allocator, config.min_request_timeout)
         self.authn = Authenticator(token_file=config.token_auth_file)

@@ -129,9 +129,9 @@ class WatchCache:
 
     ROOT = "/registry/"
 
-    def __init__(self, store: Store, prefixes: list[str]) -> None:
+    def __init__(self, store: Store, prefixes: list[str], history_seconds: float = 300.0) -> None:
         self.store = store
-        self.caches = {p: ResourceCache(p) for p in prefixes}
+        self.caches = {p: ResourceCache(p, history_seconds) for p in prefixes}
         self.revision = 0
         self._progress = asyncio.Condition()
         self._task: asyncio.Task | None = None

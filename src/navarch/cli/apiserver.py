@@ -39,6 +39,12 @@ def add_apiserver_flags(p: argparse.ArgumentParser) -> None:
                    help="extra DNS name or IP for the serving certificate (repeatable)")
     p.add_argument("--write-kubeconfig", type=Path, default=None,
                    help="also write the admin kubeconfig to this path (mode 0600)")
+    p.add_argument("--compaction-interval", type=float, default=60.0,
+                   help="seconds between store compactions; 0 disables (default: %(default)s)")
+    p.add_argument("--compaction-retention", type=float, default=300.0,
+                   help="seconds of store history kept for watches and paginated lists (default: %(default)s)")
+    p.add_argument("--watch-cache-history", type=float, default=300.0,
+                   help="seconds of changes the watch cache can replay to watchers (default: %(default)s)")
 
 
 def store_spec(args: argparse.Namespace) -> str:
@@ -49,6 +55,48 @@ def store_spec(args: argparse.Namespace) -> str:
     return "sqlite:" + str(args.data_dir / "db" / "state.db")
 
 
+def open_store_from_args(args: argparse.Namespace):
+    """The store, with the compaction policy of the flags (SQLite compacts itself; etcd is compacted
+    by the API server, as upstream does)."""
+    from navarch.storage.factory import open_store
+
+    spec = store_spec(args)
+    interval = args.compaction_interval or None
+    if spec.startswith("sqlite:"):
+        from navarch.storage.sqlite import SqliteStore
+
+        return SqliteStore(spec[len("sqlite:"):], compact_interval=interval,
+                           compact_retention=args.compaction_retention)
+    store = open_store(spec)
+    if spec.startswith("etcd:") and interval:
+        store = _CompactedStore(store, interval, args.compaction_retention)
+    return store
+
+
+class _CompactedStore:
+    """Runs a Compactor alongside a store that does not compact itself."""
+
+    def __init__(self, store, interval: float, retention: float) -> None:
+        from navarch.storage.compactor import Compactor
+
+        self._store = store
+        self._compactor = Compactor(store, interval=interval, retention=retention)
+
+    def __getattr__(self, name: str):
+        return getattr(self._store, name)
+
+    async def start(self) -> None:
+        await self._store.start()
+        self._compactor.start()
+
+    async def close(self) -> None:
+        await self._compactor.stop()
+        await self._store.close()
+
+    def watch(self, prefix: str, after_revision: int):
+        return self._store.watch(prefix, after_revision)
+
+
 def run(args: argparse.Namespace) -> int:
     setup_logging(args)
     return asyncio.run(serve(args))
@@ -57,8 +105,6 @@ def run(args: argparse.Namespace) -> int:
 async def serve(args: argparse.Namespace, extra_components: list | None = None) -> int:
     from navarch.apiserver.app import APIServer, APIServerConfig
     from navarch.server.pki import ensure_pki, write_kubeconfig
-    from navarch.storage.factory import open_store
-
     log = logging.getLogger("navarch.server")
     data_dir: Path = args.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -74,8 +120,9 @@ async def serve(args: argparse.Namespace, extra_components: list | None = None) 
     config = APIServerConfig(bind_address=args.bind_address, port=args.port, tls_cert=pki.serving.cert,
                              tls_key=pki.serving.key, client_ca=pki.ca.cert,
                              token_auth_file=args.token_auth_file,
-                             service_cidr=args.service_cluster_ip_range)
-    store = open_store(store_spec(args))
+                             service_cidr=args.service_cluster_ip_range,
+                             watch_cache_history=args.watch_cache_history)
+    store = open_store_from_args(args)
     server = APIServer(config, store)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
