@@ -265,10 +265,15 @@ class APIServer:
     def _discovery(self, request: web.Request, path: str) -> web.Response:
         from navarch.apiserver import discovery
 
-        result = discovery.serve(path, request.headers.get("Accept", ""), request.headers.get("If-None-Match"))
-        if result is None:
+        doc = discovery.default_discovery().for_path(path, request.headers.get("Accept"))
+        if doc is None:
             raise _not_found()
-        return _discovery_response(result)
+        headers = doc.headers()
+        if doc.not_modified(request.headers.get("If-None-Match")):
+            return web.Response(status=304, headers={k: v for k, v in headers.items() if k != "Content-Type"})
+        resp = web.Response(body=doc.body, headers={k: v for k, v in headers.items() if k != "Content-Type"})
+        resp.headers["Content-Type"] = doc.content_type
+        return resp
 
     def _openapi(self, request: web.Request, path: str) -> web.Response:
         from navarch.apiserver import openapi
@@ -276,8 +281,9 @@ class APIServer:
         accept = request.headers.get("Accept", "")
         if path.rstrip("/") == "/openapi/v2":
             if "protobuf" in accept:
-                return web.Response(body=openapi.openapi_v2_protobuf(),
-                                    content_type="application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
+                resp = web.Response(body=openapi.openapi_v2_protobuf())
+                resp.headers["Content-Type"] = openapi.PROTOBUF_V2
+                return resp
             return web.Response(body=openapi.openapi_v2_json(), content_type="application/json")
         if path.rstrip("/") == "/openapi/v3":
             return web.Response(body=openapi.openapi_v3_root(), content_type="application/json")
@@ -300,16 +306,6 @@ class APIServer:
     def _metrics(self) -> str:
         return (f"# TYPE apiserver_request_total counter\napiserver_request_total {self.requests_total}\n"
                 f"# TYPE navarch_watch_cache_revision gauge\nnavarch_watch_cache_revision {self.cache.revision}\n")
-
-
-def _discovery_response(result: Any) -> web.Response:
-    status = getattr(result, "status", 200)
-    headers = dict(getattr(result, "headers", {}) or {})
-    body = getattr(result, "body", b"")
-    ctype = getattr(result, "content_type", "application/json")
-    resp = web.Response(body=body if status != 304 else None, status=status, headers=headers)
-    resp.headers["Content-Type"] = ctype
-    return resp
 
 
 def _json(obj: Any, status: int = 200) -> web.Response:
