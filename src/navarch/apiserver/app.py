@@ -112,8 +112,18 @@ class APIServer:
         site = web.TCPSite(self.runner, self.config.bind_address, self.config.port,
                            ssl_context=self.ssl_context(), backlog=1024, reuse_address=True)
         await site.start()
+        self._warm = asyncio.create_task(self._warm_documents(), name="openapi-warmup")
         self.ready.set()
         log.info("API server listening on https://%s:%d", self.config.bind_address, self.config.port)
+
+    async def _warm_documents(self) -> None:
+        """Build the OpenAPI documents off the loop once, so the first kubectl apply does not wait."""
+        from navarch.apiserver import openapi
+
+        try:
+            await asyncio.to_thread(lambda: (openapi.openapi_v3_root(), openapi.openapi_v2_protobuf()))
+        except Exception:
+            log.exception("building the OpenAPI documents failed")
 
     async def stop(self) -> None:
         if self.runner is not None:

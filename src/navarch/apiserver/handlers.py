@@ -157,15 +157,9 @@ class ResourceAPI:
         if lsel is not None and lsel.empty:
             lsel = None
         if fsel is not None:
-            supported = None
-            for req in fsel.requirements:
-                fname = req[0] if isinstance(req, tuple) else getattr(req, "field", None)
-                if fname is None:
-                    continue
-                if supported is None:
-                    supported = set(selectors.object_fields(info.resource, _sample(info.resource)))
-                if fname not in supported:
-                    raise selectors.unsupported_field_error(info.resource, fname)
+            fsel = selectors.check_field_selector(info.resource, fsel)
+            if fsel.empty:
+                fsel = None
         if lsel is None and fsel is None:
             return None
         r = info.resource
@@ -323,13 +317,14 @@ class ResourceAPI:
         mode = info.q("fieldValidation", "Warn") or "Warn"
         if mode not in ("Strict", "Warn", "Ignore"):
             raise errors.bad_request(f'fieldValidation: Unsupported value: "{mode}": supported values: "Ignore", "Strict", "Warn"')
-        type_err = structural.type_error(self.schema, definition, obj)
-        if type_err is not None:
-            raise type_err
+        r = info.resource
+        type_errs = structural.type_errors(self.schema, definition, obj)
+        if type_errs:
+            raise structural.decode_error(type_errs, r.kind, r.version)
         unknown = structural.unknown_fields(self.schema, definition, obj)
         if unknown:
             if mode == "Strict":
-                raise structural.strict_error(unknown)
+                raise structural.strict_error(unknown, r.kind, r.version)
             if mode == "Warn":
                 info.warnings.extend(structural.warnings(unknown))
             obj = structural.prune(self.schema, definition, obj)
@@ -404,7 +399,9 @@ class ResourceAPI:
         self._defaults(r, obj)
         await self._admit(info, obj, None)
         if r.kind == "Job" and r.group == "batch":
-            _job_selector(obj)
+            from navarch.api import defaults
+
+            defaults.apply_job_selector(obj, meta["uid"])
         self._validate(info, obj, None)
         if r.kind == "Service" and r.group == "" and not _dry_run(info):
             async with self.allocator.lock:
@@ -473,6 +470,7 @@ class ResourceAPI:
             want_rv = str(new["metadata"].get("resourceVersion") or "")
             if precondition_from_body and want_rv and want_rv != str(cur.revision):
                 raise errors.conflict(r.plural, r.group, info.name or "")
+            new["metadata"]["resourceVersion"] = str(cur.revision)
             new = self.prepare_update(info, new, old)
             if new is None:
                 return old
@@ -741,9 +739,9 @@ class ResourceAPI:
         status = obj.get("status") or {}
         sel = spec.get("selector")
         if isinstance(sel, dict) and ("matchLabels" in sel or "matchExpressions" in sel):
-            from navarch.api.selectors import format_label_selector
+            from navarch.api.selectors import label_selector_from_object
 
-            selector = format_label_selector(sel)
+            selector = str(label_selector_from_object(sel))
         elif isinstance(sel, dict):
             selector = ",".join(f"{k}={v}" for k, v in sorted(sel.items()))
         else:
@@ -807,10 +805,6 @@ class ResourceAPI:
         return await subresources.create(self, info)
 
 
-def _sample(r: ResourceInfo) -> dict[str, Any]:
-    return {"metadata": {"name": "", "namespace": ""}}
-
-
 def _rv(value: str) -> int:
     try:
         rv = int(value)
@@ -860,17 +854,3 @@ def _add_warnings(resp: web.StreamResponse, warnings: list[str]) -> None:
     for w in dict.fromkeys(warnings):
         escaped = w.replace("\\", "\\\\").replace('"', '\\"')
         resp.headers.add("Warning", f'299 - "{escaped}"')
-
-
-def _job_selector(obj: dict[str, Any]) -> None:
-    """Jobs get a generated selector on their own uid, as upstream (unless manualSelector)."""
-    spec = obj.setdefault("spec", {})
-    if spec.get("manualSelector"):
-        return
-    uid = obj["metadata"]["uid"]
-    name = obj["metadata"].get("name", "")
-    labels = {"batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": name,
-              "controller-uid": uid, "job-name": name}
-    spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
-    tmeta = spec.setdefault("template", {}).setdefault("metadata", {})
-    tmeta.setdefault("labels", {}).update(labels)
