@@ -472,8 +472,9 @@ class ResourceAPI:
                 raise errors.conflict(r.plural, r.group, info.name or "")
             new["metadata"]["resourceVersion"] = str(cur.revision)
             new = self.prepare_update(info, new, old)
-            if new is None:
-                return old
+            if new is None or _same_object(new, old):
+                # Upstream writes nothing for an update that changes nothing: same resourceVersion.
+                return self._converted(info, cur).obj
             if _dry_run(info):
                 return new
             try:
@@ -854,3 +855,13 @@ def _add_warnings(resp: web.StreamResponse, warnings: list[str]) -> None:
     for w in dict.fromkeys(warnings):
         escaped = w.replace("\\", "\\\\").replace('"', '\\"')
         resp.headers.add("Warning", f'299 - "{escaped}"')
+
+
+def _same_object(new: dict[str, Any], old: dict[str, Any]) -> bool:
+    if new.get("metadata", {}).get("__delete__"):
+        return False
+    a = dict(new)
+    b = dict(old)
+    a["metadata"] = {k: v for k, v in new.get("metadata", {}).items() if k != "resourceVersion"}
+    b["metadata"] = {k: v for k, v in old.get("metadata", {}).items() if k != "resourceVersion"}
+    return a == b
