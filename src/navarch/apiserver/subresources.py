@@ -24,6 +24,11 @@ async def create(api: "ResourceAPI", info: "RequestInfo") -> web.Response:
         return await _bind(api, info, obj)
     if r.plural == "pods" and sub == "eviction":
         return await _evict(api, info, obj)
+    if r.plural == "serviceaccounts" and sub == "token":
+        raise errors.StatusError(
+            501, "NotImplemented",
+            "serviceaccounts/token is not supported by navarch yet: service-account tokens come with "
+            "service-account authentication")
     raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
 
 
