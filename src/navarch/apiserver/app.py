@@ -22,7 +22,7 @@ from navarch.api import errors
 from navarch.api.resources import REGISTRY, ResourceInfo
 from navarch.apiserver.allocators import ServiceAllocator
 from navarch.apiserver.authn import Authenticator, User
-from navarch.apiserver.handlers import RequestInfo, ResourceAPI, _add_warnings
+from navarch.apiserver.handlers import RequestInfo, ResourceAPI, check_write_options
 from navarch.apiserver.watchcache import WatchCache
 from navarch.storage import Store
 
@@ -235,6 +235,7 @@ class APIServer:
     async def _serve(self, info: RequestInfo) -> web.StreamResponse:
         api = self.api
         v = info.verb
+        check_write_options(info)
         if info.subresource:
             if v == "get":
                 return await api.get_subresource(info)

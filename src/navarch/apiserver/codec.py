@@ -20,7 +20,7 @@ def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
-def decode_object(body: bytes, content_type: str | None) -> dict[str, Any]:
+def decode_object(body: bytes, content_type: str | None, kind: str = "") -> dict[str, Any]:
     """A create/update body as a JSON-shaped dict; 400 for malformed input, 415 for unknown types."""
     mt = media_type(content_type)
     if not body.strip():
@@ -29,7 +29,9 @@ def decode_object(body: bytes, content_type: str | None) -> dict[str, Any]:
         try:
             obj = orjson.loads(body)
         except orjson.JSONDecodeError as e:
-            raise errors.bad_request(f"error decoding JSON request body: {e}") from None
+            what = f" (must be of type {kind})" if kind else ""
+            raise errors.bad_request(f"the object provided is unrecognized{what}: couldn't get version/kind; "
+                                     f"json parse error: {e}") from None
     elif mt in (YAML, "application/x-yaml", "text/yaml"):
         try:
             obj = yaml.load(body, Loader=_StrictLoader)

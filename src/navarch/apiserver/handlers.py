@@ -194,6 +194,11 @@ class ResourceAPI:
                 "resourceVersion", "specifying resource version is not allowed when using continue")])
         prefix = self._prefix(r, info.namespace)
         if cont:
+            crev, after_key, cprefix = _decode_continue(cont)
+            cache = self.cache.cache_for(self._storage(r).storage_prefix())
+            if cprefix == prefix and self._cache_unchanged_since(cache, prefix, crev):
+                # Nothing changed since the first page: the cache is the list at that revision.
+                return self._page_from_cache(info, cache, prefix, after_key, pred, limit, crev)
             return await self._list_from_store(info, prefix, pred, limit, cont=cont)
         if match == "Exact":
             return await self._list_from_store(info, prefix, pred, limit, revision=_rv(rv))
@@ -204,30 +209,42 @@ class ResourceAPI:
         elif rv != "0":
             await self._fresh_cache()
         cache = self.cache.cache_for(self._storage(r).storage_prefix())
-        revision = self.cache.revision
+        return self._page_from_cache(info, cache, prefix, None, pred, limit, self.cache.revision)
+
+    def _page_from_cache(self, info: RequestInfo, cache: Any, prefix: str, after: str | None, pred: Any,
+                         limit: int, revision: int) -> web.Response:
+        import bisect
+
+        keys = cache.sorted_keys()
+        lo = bisect.bisect_left(keys, prefix) if prefix != cache.prefix else 0
+        hi = bisect.bisect_left(keys, prefix[:-1] + chr(ord(prefix[-1]) + 1)) if prefix != cache.prefix else len(keys)
+        if after is not None:
+            lo = max(lo, bisect.bisect_right(keys, after))
+        items = cache.items
         out: list[Entry] = []
         more = False
-        last_key = ""
-        keys = cache.sorted_keys()
-        if prefix != cache.prefix:
-            import bisect
-
-            lo = bisect.bisect_left(keys, prefix)
-            hi = bisect.bisect_left(keys, prefix[:-1] + chr(ord(prefix[-1]) + 1))
-            keys = keys[lo:hi]
-        items = cache.items
-        for k in keys:
-            e = items[k]
+        i = lo
+        while i < hi:
+            e = items[keys[i]]
             if pred is None or pred(e.obj):
                 if limit and len(out) >= limit:
                     more = True
                     break
                 out.append(e)
-                last_key = k
+            i += 1
         meta: dict[str, Any] = {"resourceVersion": str(revision)}
         if more:
-            meta["continue"] = _encode_continue(revision, last_key, prefix)
+            meta["continue"] = _encode_continue(revision, out[-1].key, prefix)
+            if pred is None:
+                meta["remainingItemCount"] = hi - i
         return self._render(info, [self._converted(info, e) for e in out], meta, single=False)
+
+    def _cache_unchanged_since(self, cache: Any, prefix: str, revision: int) -> bool:
+        """True when the cache can answer "as of ``revision``": nothing under ``prefix`` changed after it."""
+        try:
+            return not cache.events_after(revision, prefix)
+        except TooOld:
+            return False
 
     async def _list_from_store(self, info: RequestInfo, prefix: str, pred: Any, limit: int,
                                cont: str = "", revision: int | None = None) -> web.Response:
@@ -273,6 +290,9 @@ class ResourceAPI:
         meta: dict[str, Any] = {"resourceVersion": str(revision)}
         if more and out:
             meta["continue"] = _encode_continue(revision or 0, out[-1].key, prefix)
+            if pred is None:
+                rest = await self.store.list(prefix, revision=revision, start_after=out[-1].key)
+                meta["remainingItemCount"] = len(rest.items)
         return self._render(info, [self._converted(info, e) for e in out], meta, single=False)
 
     async def watch(self, info: RequestInfo) -> web.StreamResponse:
@@ -290,11 +310,14 @@ class ResourceAPI:
         got_av = obj.get("apiVersion")
         if got_kind is not None and not isinstance(got_kind, str) or got_av is not None and not isinstance(got_av, str):
             raise errors.bad_request("kind and apiVersion must be strings")
-        if (got_kind and got_kind != kind) or (got_av and got_av != api_version):
+        if got_av and got_av != api_version:
             raise errors.bad_request(
-                f"the API version in the data ({got_av or ''}) does not match the expected API version "
-                f"({api_version})" if got_av and got_av != api_version else
-                f"the kind in the data ({got_kind}) does not match the expected kind ({kind})")
+                f"the API version in the data ({got_av}) does not match the expected API version ({api_version})")
+        if got_kind and got_kind != kind:
+            version = api_version.rsplit("/", 1)[-1]
+            raise errors.bad_request(
+                f'{got_kind} in version "{version}" cannot be handled as a {kind}: the kind in the data '
+                f"({got_kind}) does not match the expected kind ({kind})")
         obj["kind"] = kind
         obj["apiVersion"] = api_version
         meta = obj.get("metadata")
@@ -315,8 +338,6 @@ class ResourceAPI:
         from navarch.api.validation import structural
 
         mode = info.q("fieldValidation", "Warn") or "Warn"
-        if mode not in ("Strict", "Warn", "Ignore"):
-            raise errors.bad_request(f'fieldValidation: Unsupported value: "{mode}": supported values: "Ignore", "Strict", "Warn"')
         r = info.resource
         type_errs = structural.type_errors(self.schema, definition, obj)
         if type_errs:
@@ -372,7 +393,7 @@ class ResourceAPI:
 
             return self._json(await reviews.answer(self, info), status=201, info=info)
         body = await _read_body(info.request)
-        obj = codec.decode_object(body, info.request.headers.get("Content-Type"))
+        obj = codec.decode_object(body, info.request.headers.get("Content-Type"), info.resource.kind)
         self._check_body_identity(info, obj)
         dry = _dry_run(info)
         obj = self._field_validation(info, obj, self._definition(r))
@@ -398,6 +419,8 @@ class ResourceAPI:
         strategy.prepare_create(r, obj)
         self._defaults(r, obj)
         await self._admit(info, obj, None)
+        if r.kind == "CertificateSigningRequest":
+            _set_requester(obj, info.user)
         if r.kind == "Job" and r.group == "batch":
             from navarch.api import defaults
 
@@ -443,7 +466,7 @@ class ResourceAPI:
     async def update(self, info: RequestInfo) -> web.Response:
         r = info.resource
         body = await _read_body(info.request)
-        obj = codec.decode_object(body, info.request.headers.get("Content-Type"))
+        obj = codec.decode_object(body, info.request.headers.get("Content-Type"), info.resource.kind)
         sub = info.subresource
         if sub == "scale":
             return await self._update_scale(info, obj)
@@ -831,11 +854,37 @@ def _decode_continue(token: str) -> tuple[int, str, str]:
 
 
 def _dry_run(info: RequestInfo) -> bool:
-    values = info.query.getall("dryRun", [])
-    for v in values:
+    return bool(info.query.getall("dryRun", []))
+
+
+_OPTIONS_KIND = {"create": "CreateOptions", "update": "UpdateOptions", "patch": "PatchOptions",
+                 "delete": "DeleteOptions", "deletecollection": "DeleteOptions"}
+
+
+def check_write_options(info: RequestInfo) -> None:
+    """The query options of a write, checked as upstream's ValidateCreate/Update/PatchOptions (422)."""
+    kind = _OPTIONS_KIND.get(info.verb)
+    if kind is None:
+        return
+    causes: list[errors.Cause] = []
+    for v in info.query.getall("dryRun", []):
         if v != "All":
-            raise errors.bad_request(f'dryRun: Unsupported value: "{v}": supported values: "All"')
-    return bool(values)
+            causes.append(errors.field_not_supported("dryRun", v, ["All"]))
+    if kind != "DeleteOptions":
+        fv = info.query.get("fieldValidation", "")
+        if fv and fv not in ("Ignore", "Strict", "Warn"):
+            causes.append(errors.field_not_supported("fieldValidation", fv, ["Ignore", "Strict", "Warn"]))
+        fm = info.query.get("fieldManager", "")
+        if len(fm) > 128:
+            causes.append(errors.field_too_long("fieldManager", fm, 128))
+        elif fm and not fm.isprintable():
+            causes.append(errors.field_invalid("fieldManager", fm, "must only contain printable characters"))
+        force = info.query.get("force")
+        if force is not None and kind == "PatchOptions" and \
+                (info.request.headers.get("Content-Type") or "").split(";")[0].strip() != "application/apply-patch+yaml":
+            causes.append(errors.field_forbidden("force", "may not be specified for non-apply patch"))
+    if causes:
+        raise errors.invalid(kind, "meta.k8s.io", "", causes)
 
 
 async def _read_body(request: web.Request) -> bytes:
@@ -865,3 +914,19 @@ def _same_object(new: dict[str, Any], old: dict[str, Any]) -> bool:
     a["metadata"] = {k: v for k, v in new.get("metadata", {}).items() if k != "resourceVersion"}
     b["metadata"] = {k: v for k, v in old.get("metadata", {}).items() if k != "resourceVersion"}
     return a == b
+
+
+def _set_requester(csr: dict[str, Any], user: Any) -> None:
+    """A CSR records who asked for it, from the request's authentication, never from the body."""
+    spec = csr.setdefault("spec", {})
+    for k in ("username", "uid", "groups", "extra"):
+        spec.pop(k, None)
+    if not user:
+        return
+    spec["username"] = user.get("username", "")
+    if user.get("uid"):
+        spec["uid"] = user["uid"]
+    if user.get("groups"):
+        spec["groups"] = list(user["groups"])
+    if user.get("extra"):
+        spec["extra"] = user["extra"]

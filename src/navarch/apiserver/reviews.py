@@ -20,7 +20,7 @@ async def answer(api: "ResourceAPI", info: "RequestInfo") -> dict[str, Any]:
 
     r = info.resource
     body = await _read_body(info.request)
-    obj = codec.decode_object(body, info.request.headers.get("Content-Type"))
+    obj = codec.decode_object(body, info.request.headers.get("Content-Type"), info.resource.kind)
     api._check_body_identity(info, obj)
     user = info.user or {"username": "system:anonymous", "groups": ["system:unauthenticated"]}
     obj["metadata"].setdefault("creationTimestamp", None)

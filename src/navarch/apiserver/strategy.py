@@ -47,7 +47,7 @@ def prepare_create(r: ResourceInfo, obj: dict[str, Any]) -> None:
         obj["status"] = {"phase": "Active"}
         meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta.get("name", "")
     elif r.kind in ("PersistentVolumeClaim", "PersistentVolume") and r.group == "":
-        obj["status"] = {"phase": "Pending" if r.kind == "PersistentVolumeClaim" else "Available"}
+        obj["status"] = {"phase": "Pending"}
     elif r.kind == "Service" and r.group == "":
         obj["status"] = {"loadBalancer": {}}
     elif r.kind in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "ReplicationController") and r.has_status:
