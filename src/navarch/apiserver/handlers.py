@@ -699,7 +699,7 @@ class ResourceAPI:
             except KeyNotFound:
                 raise errors.not_found(r.plural, r.group, name) from None
             obj = self._converted(info, cur).obj
-            if r.kind in ("Pod",) or r.group in ("apps", "batch") or r.kind == "Namespace":
+            if (r.group, r.plural) in _RETURNS_DELETED_OBJECT:
                 obj = copy.deepcopy(obj)
                 obj["metadata"]["resourceVersion"] = str(kv.mod_revision)
                 return obj
@@ -856,6 +856,13 @@ def _decode_continue(token: str) -> tuple[int, str, str]:
 def _dry_run(info: RequestInfo) -> bool:
     return bool(info.query.getall("dryRun", []))
 
+
+# Registries that answer an immediate delete with the object rather than a Success Status (upstream's
+# ReturnDeletedObject; the OpenAPI of these delete operations names the kind).
+_RETURNS_DELETED_OBJECT = {
+    ("", "pods"), ("", "podtemplates"), ("", "resourcequotas"), ("", "services"), ("", "serviceaccounts"),
+    ("", "persistentvolumes"), ("", "persistentvolumeclaims"), ("storage.k8s.io", "storageclasses"),
+}
 
 _OPTIONS_KIND = {"create": "CreateOptions", "update": "UpdateOptions", "patch": "PatchOptions",
                  "delete": "DeleteOptions", "deletecollection": "DeleteOptions"}
