@@ -6,24 +6,25 @@ so a controller written against upstream semantics reads the same here.
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any, Mapping
 
 # Upstream's fallback reasons for responses that carry no Status body (client-go
 # newUnstructuredResponseError), so ``reason`` is always meaningful.
-_REASONS = {
+_REASONS = MappingProxyType({
     400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
     406: "NotAcceptable", 409: "Conflict", 410: "Gone", 413: "RequestEntityTooLarge",
     415: "UnsupportedMediaType", 422: "Invalid", 429: "TooManyRequests", 500: "InternalError",
     503: "ServiceUnavailable", 504: "Timeout",
-}
-_MESSAGES = {
+})
+_MESSAGES = MappingProxyType({
     404: "the server could not find the requested resource",
     401: "the server has asked for the client to provide credentials",
     403: "forbidden",
     429: "the server has received too many requests and has asked us to try again later",
     503: "the server is currently unable to handle the request",
     504: "the server was unable to return a response in the time allotted, but may still be processing the request",
-}
+})
 
 
 class ApiError(Exception):

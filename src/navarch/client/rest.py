@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, AsyncIterator, Mapping
+from types import MappingProxyType
+from typing import Any, AsyncGenerator, Mapping
 
 import aiohttp
 import orjson
@@ -27,12 +28,12 @@ from navarch.client.watch import ERROR, WatchEvent, decode_event, split_lines
 
 log = logging.getLogger(__name__)
 
-PATCH_CONTENT_TYPES = {
+PATCH_CONTENT_TYPES = MappingProxyType({
     "merge": "application/merge-patch+json",
     "strategic": "application/strategic-merge-patch+json",
     "json": "application/json-patch+json",
     "apply": "application/apply-patch+yaml",
-}
+})
 # client-go re-reads token files this often, so rotated service-account tokens are picked up.
 TOKEN_FILE_REFRESH = 60.0
 
@@ -43,12 +44,13 @@ class Client:
 
     def __init__(self, config: ClientConfig, *, user_agent: str = f"navarch/{navarch.__version__}",
                  timeout: float = 30.0, max_retries: int = 5, max_retry_after: float = 30.0,
-                 registry: Registry = REGISTRY) -> None:
+                 token_refresh: float = TOKEN_FILE_REFRESH, registry: Registry = REGISTRY) -> None:
         self.config = config
         self.user_agent = user_agent
         self.timeout = timeout
         self.max_retries = max_retries
         self.max_retry_after = max_retry_after
+        self.token_refresh = token_refresh
         self.registry = registry
         self._ssl = tls.ssl_context(config)
         self._session: aiohttp.ClientSession | None = None
@@ -104,7 +106,7 @@ class Client:
         If the snapshot behind a continue token is compacted away mid-way (410), the list restarts
         unpaginated, as client-go's pager does: a consistent answer matters more than page size.
         """
-        sel = dict(label_selector=label_selector, field_selector=field_selector)
+        sel: dict[str, Any] = dict(label_selector=label_selector, field_selector=field_selector)
         first = await self.list(res, namespace, resource_version=resource_version,
                                 resource_version_match=resource_version_match, limit=page_size, **sel)
         items = list(first.get("items") or [])
@@ -128,7 +130,7 @@ class Client:
     async def watch(self, res: ResourceRef, namespace: str | None = None, *, resource_version: str,
                     timeout_seconds: int | None = None, allow_bookmarks: bool = True,
                     label_selector: str | None = None, field_selector: str | None = None
-                    ) -> AsyncIterator[WatchEvent]:
+                    ) -> AsyncGenerator[WatchEvent, None]:
         """Stream events until the server ends the watch; ERROR events raise ``ApiError`` (410 = re-list).
 
         Use inside ``contextlib.aclosing`` (or exhaust it) so the connection is released promptly.
@@ -275,7 +277,7 @@ class Client:
         if not self.config.token_file:
             return None
         now = time.monotonic()
-        if self._token is None or now - self._token[1] > TOKEN_FILE_REFRESH:
+        if self._token is None or now - self._token[1] >= self.token_refresh:
             with open(self.config.token_file) as f:  # a few bytes from tmpfs, once a minute
                 self._token = (f.read().strip(), now)
         return self._token[0]

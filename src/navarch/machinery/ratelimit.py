@@ -38,7 +38,7 @@ class ItemExponentialFailureRateLimiter:
         # Past 2**64 the float would overflow long after the cap applies; stop computing there.
         if failures > 64:
             return self.cap
-        return min(self.base * (2 ** failures), self.cap)
+        return float(min(self.base * (2 ** failures), self.cap))
 
     def forget(self, key: Hashable) -> None:
         self._failures.pop(key, None)

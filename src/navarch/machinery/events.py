@@ -1,0 +1,226 @@
+"""Events: what components tell humans (``kubectl describe``, ``kubectl get events``).
+
+Recording must never slow down or fail the caller: a controller's sync does not wait for, or care
+about, its Events. ``EventRecorder.event`` only queues; one background task writes. Repeats are
+folded as upstream's event logger does: the same object, type, reason and message again within 10
+minutes PATCHes ``count`` and ``lastTimestamp`` of the Event already written instead of adding one.
+Not yet done (upstream's EventCorrelator also has them): the per-object spam filter and folding of
+*similar* events with different messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Mapping
+
+import aiohttp
+
+from navarch.client.errors import ApiError, is_not_found
+from navarch.client.rest import Client
+from navarch.machinery.clock import Clock, RealClock
+
+log = logging.getLogger(__name__)
+
+NORMAL, WARNING = "Normal", "Warning"
+AGGREGATE_WINDOW = 600.0
+CACHE_SIZE = 4096
+QUEUE_SIZE = 1000
+WRITE_ATTEMPTS = 3
+
+
+def object_reference(obj: Mapping[str, Any], field_path: str = "") -> dict[str, Any]:
+    """The ``involvedObject`` for an object (which must carry ``kind`` and ``apiVersion``)."""
+    meta = obj.get("metadata") or {}
+    ref = {"kind": obj.get("kind", ""), "apiVersion": obj.get("apiVersion", ""), "name": meta.get("name", ""),
+           "namespace": meta.get("namespace", ""), "uid": meta.get("uid", ""),
+           "resourceVersion": meta.get("resourceVersion", "")}
+    if field_path:
+        ref["fieldPath"] = field_path
+    return {k: v for k, v in ref.items() if v}
+
+
+def timestamp(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Decision:
+    """What to write: a new Event (``create``) or a patch of an existing one."""
+
+    action: Literal["create", "patch"]
+    event: dict[str, Any]
+    patch: dict[str, Any] | None = None
+
+
+@dataclass
+class _Seen:
+    name: str
+    namespace: str
+    count: int
+    first_timestamp: str
+    last_seen: float
+
+
+class EventCorrelator:
+    """Pure decision logic (no I/O), so aggregation is tested on fake time. Remembers the most recent
+    ``CACHE_SIZE`` distinct events, least recently seen forgotten first."""
+
+    def __init__(self, clock: Clock, window: float = AGGREGATE_WINDOW, size: int = CACHE_SIZE) -> None:
+        self.clock = clock
+        self.window = window
+        self.size = size
+        self._seen: OrderedDict[tuple[str, ...], _Seen] = OrderedDict()
+
+    @staticmethod
+    def key(event: Mapping[str, Any]) -> tuple[str, ...]:
+        ref = event.get("involvedObject") or {}
+        source = event.get("source") or {}
+        return (source.get("component", ""), source.get("host", ""), ref.get("kind", ""),
+                ref.get("namespace", ""), ref.get("name", ""), ref.get("fieldPath", ""), ref.get("uid", ""),
+                ref.get("apiVersion", ""), event.get("type", ""), event.get("reason", ""),
+                event.get("message", ""))
+
+    def correlate(self, event: dict[str, Any], at: float) -> Decision:
+        """``event`` is a complete new Event observed at monotonic time ``at``."""
+        key = self.key(event)
+        seen = self._seen.get(key)
+        if seen is not None and at - seen.last_seen <= self.window:
+            seen.count += 1
+            seen.last_seen = at
+            self._seen.move_to_end(key)
+            merged = {**event, "metadata": {**event["metadata"], "name": seen.name, "namespace": seen.namespace},
+                      "count": seen.count, "firstTimestamp": seen.first_timestamp}
+            return Decision("patch", merged, {"count": seen.count, "lastTimestamp": event["lastTimestamp"]})
+        self._remember(key, event, at)
+        return Decision("create", event)
+
+    def recorded(self, event: Mapping[str, Any], at: float) -> None:
+        """The Event actually stored (its name may differ after a re-create)."""
+        self._remember(self.key(event), event, at)
+
+    def _remember(self, key: tuple[str, ...], event: Mapping[str, Any], at: float) -> None:
+        meta = event.get("metadata") or {}
+        self._seen[key] = _Seen(meta.get("name", ""), meta.get("namespace", ""), int(event.get("count") or 1),
+                                str(event.get("firstTimestamp") or ""), at)
+        self._seen.move_to_end(key)
+        while len(self._seen) > self.size:
+            self._seen.popitem(last=False)
+
+
+class EventRecorder:
+    """``event(obj, type, reason, message)`` from anywhere on the loop; writes happen in the background.
+
+    The writer task starts with the first event (or ``start()``); ``stop()`` flushes what is queued
+    (bounded by a timeout) and ends it. When the queue is full, new events are dropped and logged.
+    """
+
+    def __init__(self, client: Client, component: str, host: str = "", *, clock: Clock | None = None,
+                 queue_size: int = QUEUE_SIZE) -> None:
+        self.client = client
+        self.component = component
+        self.host = host
+        self.clock = clock or RealClock()
+        self.correlator = EventCorrelator(self.clock)
+        self._queue: asyncio.Queue[tuple[dict[str, Any], float]] = asyncio.Queue(queue_size)
+        self._task: asyncio.Task[None] | None = None
+        self._last_ns = 0
+
+    def event(self, obj: Mapping[str, Any], event_type: str, reason: str, message: str) -> None:
+        """Record about ``obj`` (an object, or an ObjectReference). Never waits; raises only for
+        arguments no Event could carry (a type other than Normal or Warning)."""
+        if event_type not in (NORMAL, WARNING):
+            raise ValueError(f"event type must be {NORMAL} or {WARNING}, not {event_type!r}")
+        # An object (with metadata) or already an ObjectReference.
+        ref = object_reference(obj) if "metadata" in obj else obj
+        ev = self._new_event(ref, event_type, reason, message)
+        try:
+            self._queue.put_nowait((ev, self.clock.monotonic()))
+        except asyncio.QueueFull:
+            log.warning("event queue full, dropping event %s %s on %s: %s", event_type, reason,
+                        ev["involvedObject"].get("name"), message)
+            return
+        self.start()
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"events {self.component}")
+
+    async def flush(self) -> None:
+        """Wait until every queued event has been written (or given up on)."""
+        await self._queue.join()
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        if self._task is None:
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                await self._queue.join()
+        except TimeoutError:
+            log.warning("dropping %d unwritten events at shutdown", self._queue.qsize())
+        task, self._task = self._task, None
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    def _new_event(self, ref: Mapping[str, Any], event_type: str, reason: str, message: str) -> dict[str, Any]:
+        now = self.clock.now()
+        # Unique per recorder even when many events share one clock reading (upstream: name.<unixnano hex>).
+        self._last_ns = max(int(now.timestamp() * 1e9), self._last_ns + 1)
+        name = f"{str(ref.get('name', ''))[:200]}.{self._last_ns:x}"
+        ts = timestamp(now)
+        return {
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": name, "namespace": ref.get("namespace") or "default"},
+            "involvedObject": dict(ref), "reason": reason, "message": message[:1024], "type": event_type,
+            "source": {"component": self.component, **({"host": self.host} if self.host else {})},
+            "firstTimestamp": ts, "lastTimestamp": ts, "count": 1,
+            "reportingComponent": self.component, "reportingInstance": self.host,
+        }
+
+    async def _run(self) -> None:
+        while True:
+            event, at = await self._queue.get()
+            try:
+                await self._write(event, at)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - events are best effort by design
+                log.warning("could not record event %s on %s: %s", event.get("reason"),
+                            event["involvedObject"].get("name"), e)
+            finally:
+                self._queue.task_done()
+
+    async def _write(self, event: dict[str, Any], at: float) -> None:
+        decision = self.correlator.correlate(event, at)
+        ev = decision.event
+        ns = ev["metadata"]["namespace"]
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                if decision.action == "patch":
+                    try:
+                        stored = await self.client.patch("events", ev["metadata"]["name"], decision.patch, "merge", ns)
+                    except ApiError as e:
+                        if not is_not_found(e):
+                            raise
+                        # Someone deleted it (or it expired): write it anew, keeping the count.
+                        fresh_meta = {**ev["metadata"], "name": event["metadata"]["name"]}
+                        decision = Decision("create", {**ev, "metadata": fresh_meta})
+                        ev = decision.event
+                        continue
+                else:
+                    stored = await self.client.create("events", ev, ns)
+                self.correlator.recorded(stored, at)
+                return
+            except ApiError:
+                raise  # the server said no: retrying the same write will not help
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as e:
+                if attempt == WRITE_ATTEMPTS - 1:
+                    raise
+                log.debug("event write failed (%s), retrying", e)
+                await self.clock.sleep(1.0 * (attempt + 1))
