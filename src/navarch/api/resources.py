@@ -7,6 +7,7 @@ validation by schema) is derived from it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
@@ -40,11 +41,11 @@ class ResourceInfo:
     virtual: bool = False
     extra: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
-    @property
+    @functools.cached_property
     def group_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
 
-    @property
+    @functools.cached_property
     def api_version(self) -> str:
         return self.group_version
 

@@ -106,8 +106,10 @@ class APIServer:
         await self.store.start()
         await self.cache.start()
         await self._bootstrap()
+        # handler_cancellation: a client that goes away cancels its handler, so an idle watch whose
+        # client left is unregistered at once instead of at its timeout.
         self.runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False,
-                                    shutdown_timeout=1.0)
+                                    shutdown_timeout=1.0, handler_cancellation=True)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.config.bind_address, self.config.port,
                            ssl_context=self.ssl_context(), backlog=1024, reuse_address=True)

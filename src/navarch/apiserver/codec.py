@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +84,7 @@ class Accept:
     yaml: bool = False
 
 
+@functools.lru_cache(maxsize=256)
 def parse_accept(header: str | None) -> Accept:
     if not header:
         return Accept()

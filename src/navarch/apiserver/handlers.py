@@ -11,6 +11,7 @@ import asyncio
 import base64
 import copy
 import datetime as dt
+import functools
 import logging
 import random
 import string
@@ -54,7 +55,17 @@ class RequestInfo:
 
 
 def now_rfc3339() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    import time
+
+    return _format_second(int(time.time()))
+
+
+@functools.lru_cache(maxsize=2)
+def _format_second(sec: int) -> str:
+    # Every write stamps a time; formatting it once per second keeps strftime off the hot path.
+    import time
+
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(sec))
 
 
 def _bool(v: str) -> bool:
@@ -123,7 +134,7 @@ class ResourceAPI:
         if single:
             return self._json(entries[0].raw, info=info)
         head = orjson.dumps({"kind": r.list_kind, "apiVersion": r.api_version, "metadata": list_meta or {}})
-        body = head[:-1] + b',"items":[' + b",".join(e.raw for e in entries) + b"]}"
+        body = head[:-1] + b',"items":[' + b",".join([e.raw for e in entries]) + b"]}"
         return self._json(body, info=info)
 
     def _converted(self, info: RequestInfo, e: Entry) -> Entry:
@@ -237,7 +248,9 @@ class ResourceAPI:
             meta["continue"] = _encode_continue(revision, out[-1].key, prefix)
             if pred is None:
                 meta["remainingItemCount"] = hi - i
-        return self._render(info, [self._converted(info, e) for e in out], meta, single=False)
+        if out and out[0].obj.get("apiVersion") != info.resource.api_version:
+            out = [self._converted(info, e) for e in out]
+        return self._render(info, out, meta, single=False)
 
     def _cache_unchanged_since(self, cache: Any, prefix: str, revision: int) -> bool:
         """True when the cache can answer "as of ``revision``": nothing under ``prefix`` changed after it."""
@@ -895,8 +908,10 @@ def check_write_options(info: RequestInfo) -> None:
 
 
 async def _read_body(request: web.Request) -> bytes:
-    if request.content_length is not None and request.content_length > codec.MAX_BODY:
-        raise errors.too_large(codec.MAX_BODY)
+    if request.content_length is not None:
+        if request.content_length > codec.MAX_BODY:
+            raise errors.too_large(codec.MAX_BODY)
+        return await request.read()
     chunks = []
     size = 0
     async for chunk in request.content.iter_chunked(65536):

@@ -165,7 +165,7 @@ async def serve_watch(api: "ResourceAPI", info: "RequestInfo") -> web.StreamResp
                 await resp.write(b"".join(out))
         if bookmarks:
             await resp.write(_bookmark(r, max(last_rev, api.cache.revision)))
-    except (ConnectionResetError, asyncio.CancelledError):
+    except ConnectionResetError:
         pass
     finally:
         cache.watchers.discard(watcher)

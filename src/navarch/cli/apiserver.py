@@ -9,7 +9,7 @@ import os
 import signal
 from pathlib import Path
 
-from navarch.cli.common import add_logging_flags, default_data_dir, setup_logging
+from navarch.cli.common import add_logging_flags, default_data_dir, run_async, setup_logging
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -99,7 +99,7 @@ class _CompactedStore:
 
 def run(args: argparse.Namespace) -> int:
     setup_logging(args)
-    return asyncio.run(serve(args))
+    return run_async(serve(args))
 
 
 async def serve(args: argparse.Namespace, extra_components: list | None = None) -> int:

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 
 from navarch.cli.apiserver import add_apiserver_flags, serve
-from navarch.cli.common import add_logging_flags, setup_logging
+from navarch.cli.common import add_logging_flags, run_async, setup_logging
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,4 +22,4 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     setup_logging(args)
-    return asyncio.run(serve(args))
+    return run_async(serve(args))
