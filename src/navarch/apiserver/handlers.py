@@ -82,6 +82,11 @@ class ResourceAPI:
         self.allocator = allocator
         self.schema = load_schema()
         self.min_request_timeout = min_request_timeout
+        from navarch.apiserver.admission import default_plugins
+
+        self.admission = default_plugins()
+        # Orphan/foreground finalizers are only added when a garbage collector will honour them.
+        self.garbage_collector_present = False
 
     # ----------------------------------------------------------------- helpers
     def _storage(self, r: ResourceInfo) -> ResourceInfo:
@@ -365,24 +370,29 @@ class ResourceAPI:
         return obj
 
     async def _admit(self, info: RequestInfo, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        """Admission: built-in plugins, mutating then validating."""
+        """The admission chain: built-in plugins, mutating then validating."""
+        from navarch.apiserver.admission import Attributes, run_chain
+
         r = info.resource
-        if r.namespaced and old is None:
-            ns_key = REGISTRY.get("", "v1", "namespaces").storage_key(None, info.namespace or "")
-            ns = self.cache.cache_for("/registry/core/namespaces/").items.get(ns_key)
-            if ns is None:
-                await self._fresh_cache()
-                ns = self.cache.cache_for("/registry/core/namespaces/").items.get(ns_key)
-            if ns is None:
-                raise errors.not_found("namespaces", "", info.namespace or "")
-            if ns.obj.get("metadata", {}).get("deletionTimestamp") or ns.obj.get("status", {}).get("phase") == "Terminating":
-                err = errors.forbidden(
-                    f'{r.plural} "{obj.get("metadata", {}).get("name", "")}" is forbidden: unable to create new content in namespace '
-                    f"{info.namespace} because it is being terminated", r.plural, r.group,
-                    obj.get("metadata", {}).get("name", ""))
-                err.causes = [errors.Cause("NamespaceTerminating",
-                                           f"namespace {info.namespace} is being terminated", "metadata.namespace")]
-                raise err
+        attrs = Attributes(
+            operation="CREATE" if old is None else "UPDATE", resource=r, subresource=info.subresource,
+            namespace=info.namespace, name=(obj.get("metadata") or {}).get("name", ""), obj=obj, old=old,
+            user=info.user, dry_run=_dry_run(info), lookup=self._lookup, warnings=info.warnings)
+        await run_chain(self.admission, attrs)
+
+    async def _lookup(self, plural: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+        """A current object for admission plugins, from the watch cache (fresh if not found at first)."""
+        r = REGISTRY.get("", "v1", plural) or next(
+            (x for x in REGISTRY.resources if x.plural == plural and not x.virtual), None)
+        if r is None:
+            return None
+        cache = self.cache.cache_for(self._storage(r).storage_prefix())
+        key = self._key(r, namespace, name)
+        e = cache.items.get(key)
+        if e is None:
+            await self._fresh_cache()
+            e = cache.items.get(key)
+        return e.obj if e is not None else None
 
     def _validate(self, info: RequestInfo, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         from navarch.api.validation import semantic
@@ -543,10 +553,12 @@ class ResourceAPI:
         if r.kind == "Service" and r.group == "":
             self.allocator.assign(new, self._cached_objects(r), old)
         self._validate(info, new, old)
-        # Finalizers gone on an object being deleted: the update completes the deletion.
+        # Finalizers gone on an object being deleted: the update completes the deletion. A namespace
+        # also waits for its spec.finalizers (the namespace controller empties them via /finalize).
         meta = new["metadata"]
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):
-            new["metadata"]["__delete__"] = True
+            if not (r.kind == "Namespace" and r.group == "" and (new.get("spec") or {}).get("finalizers")):
+                new["metadata"]["__delete__"] = True
         return new
 
     async def _store_update(self, r: ResourceInfo, new: dict[str, Any], revision: int) -> dict[str, Any]:
