@@ -102,7 +102,9 @@ def run(args: argparse.Namespace) -> int:
     return run_async(serve(args))
 
 
-async def serve(args: argparse.Namespace, extra_components: list | None = None) -> int:
+async def serve(args: argparse.Namespace, on_ready=None) -> int:
+    """Run the API server until SIGTERM/SIGINT. ``on_ready(data_dir, pki, server_url)`` may start more
+    components once the API answers; it returns an async ``stop()`` called before the API stops."""
     from navarch.apiserver.app import APIServer, APIServerConfig
     from navarch.server.pki import ensure_pki, write_kubeconfig
     log = logging.getLogger("navarch.server")
@@ -129,6 +131,7 @@ async def serve(args: argparse.Namespace, extra_components: list | None = None) 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await server.start()
+    stop_extra = await on_ready(data_dir, pki, server_url) if on_ready else None
     log.info("cluster ready: export KUBECONFIG=%s  (then: kubectl get ns)", kubeconfig)
     print(f"navarch: API server ready at {server_url}\nnavarch: kubeconfig: {kubeconfig}\n"
           f"navarch: try: KUBECONFIG={kubeconfig} kubectl get namespaces", flush=True)
@@ -136,6 +139,8 @@ async def serve(args: argparse.Namespace, extra_components: list | None = None) 
         await stop.wait()
     finally:
         log.info("shutting down")
+        if stop_extra is not None:
+            await stop_extra()
         await server.stop()
     return 0
 

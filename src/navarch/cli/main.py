@@ -10,17 +10,17 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("server", "apiserver", "datastore", "kubectl")
+SUBCOMMANDS = ("server", "apiserver", "scheduler", "controller-manager", "sim-nodes", "datastore", "kubectl")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="navarch", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="navarch", description="navarch: the Kubernetes architecture, rebuilt in Python. Each subcommand is one component.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         try:
-            module = importlib.import_module(f"navarch.cli.{name}")
+            module = importlib.import_module(f"navarch.cli.{name.replace('-', '_')}")
         except ModuleNotFoundError as e:
-            if e.name != f"navarch.cli.{name}":
+            if e.name != f"navarch.cli.{name.replace('-', '_')}":
                 raise
             continue
         module.register(sub)
