@@ -85,8 +85,9 @@ class ResourceAPI:
         from navarch.apiserver.admission import default_plugins
 
         self.admission = default_plugins()
-        # Orphan/foreground finalizers are only added when a garbage collector will honour them.
-        self.garbage_collector_present = False
+        # Orphan/foreground deletion is carried out by the garbage collector (in the controller
+        # manager); as upstream, the API server adds the finalizers whether or not one runs.
+        self.garbage_collector_present = True
 
     # ----------------------------------------------------------------- helpers
     def _storage(self, r: ResourceInfo) -> ResourceInfo:
@@ -733,9 +734,7 @@ class ResourceAPI:
         raise errors.conflict(r.plural, r.group, name)
 
     def _has_dependents_controller(self) -> bool:
-        # Orphan/foreground finalizers are honoured by the garbage collector; until one runs they
-        # would hold objects forever, so they are only added when it is present.
-        return getattr(self, "garbage_collector_present", False)
+        return self.garbage_collector_present
 
     @staticmethod
     def _graceful_seconds(r: ResourceInfo, obj: dict[str, Any], grace: int | None) -> int | None:
