@@ -82,18 +82,22 @@ def prepare_update(r: ResourceInfo, obj: dict[str, Any], old: dict[str, Any]) ->
 
 
 def prepare_status_update(r: ResourceInfo, obj: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
-    """A write to ``/status``: only status changes; everything else comes from ``old``."""
+    """A write to ``/status``: status (and, as upstream's status strategies allow, annotations, plus
+    labels on Nodes) come from the request; spec and everything else from ``old``."""
     out = copy.deepcopy(old)
-    node = obj.get("metadata", {}).pop("__binding_node__", None)
-    if node:
-        out.setdefault("spec", {})["nodeName"] = node
+    meta = obj.get("metadata") or {}
     if "status" in obj:
         out["status"] = obj["status"]
     else:
         out.pop("status", None)
-    # Upstream lets status writers keep the client's view of metadata except what the system owns;
-    # labels and annotations written through /status are ignored for most kinds.
-    out["metadata"]["resourceVersion"] = obj.get("metadata", {}).get("resourceVersion", "")
+    if "annotations" in meta:
+        if meta["annotations"]:
+            out["metadata"]["annotations"] = meta["annotations"]
+        else:
+            out["metadata"].pop("annotations", None)
+    if r.kind == "Node" and "labels" in meta:
+        out["metadata"]["labels"] = meta["labels"]
+    out["metadata"]["resourceVersion"] = meta.get("resourceVersion", "")
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -33,43 +34,49 @@ async def create(api: "ResourceAPI", info: "RequestInfo") -> web.Response:
 
 
 async def _bind(api: "ResourceAPI", info: "RequestInfo", binding: dict[str, Any]) -> web.Response:
+    """Assign a pod to a node: only ``spec.nodeName`` and the PodScheduled condition change, which
+    ordinary pod updates may not do (upstream's binding storage writes them directly)."""
     from navarch.apiserver.handlers import now_rfc3339
 
-    target = (binding.get("target") or {})
+    target = binding.get("target") or {}
     node = target.get("name")
+    name = info.name or ""
     if not node:
-        raise errors.invalid("Binding", "", info.name or "", [errors.field_required("target.name")])
-
-    def mutate(pod: dict[str, Any]) -> dict[str, Any]:
-        spec = pod.setdefault("spec", {})
+        raise errors.invalid("Binding", "", name, [errors.field_required("target.name")])
+    for attempt in range(5):
+        cur = await api._get_current(info.resource, info.namespace, name)
+        pod = copy.deepcopy(cur.obj)
+        want_uid = (binding.get("metadata") or {}).get("uid")
+        if want_uid and want_uid != pod["metadata"].get("uid"):
+            raise errors.conflict("pods", "", name, f"Precondition failed: UID in precondition: {want_uid}, "
+                                                    f"UID in object meta: {pod['metadata'].get('uid')}")
         if pod["metadata"].get("deletionTimestamp"):
-            raise errors.conflict("pods", "", info.name or "", "pod is being deleted, cannot be assigned to a host")
+            raise errors.conflict("pods", "", name, "pod is being deleted, cannot be assigned to a host")
+        spec = pod.setdefault("spec", {})
         if spec.get("nodeName"):
-            raise errors.conflict("pods", "", info.name or "",
-                                  f"pod {info.name} is already assigned to node \"{spec['nodeName']}\"")
+            raise errors.conflict("pods", "", name, f"pod {name} is already assigned to node \"{spec['nodeName']}\"")
         spec["nodeName"] = node
         status = pod.setdefault("status", {})
         conds = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
         conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
                       "lastTransitionTime": now_rfc3339()})
         status["conditions"] = conds
-        return pod
-
-    sub = _plain(info)
-    sub.subresource = "status"
-    await api._update_with(sub, _keep_spec_node(mutate), precondition_from_body=False, retries=3)
+        if api_dry_run(info):
+            break
+        try:
+            await api._store_update(info.resource, pod, cur.revision)
+            break
+        except errors.StatusError as e:
+            if e.reason != "Conflict" or attempt == 4:
+                raise
     return api._json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201},
                      status=201)
 
 
-def _keep_spec_node(mutate: Any) -> Any:
-    # The status path copies spec from the stored pod; binding must change spec.nodeName too, so the
-    # mutation's spec is carried across by marking it.
-    def wrapped(pod: dict[str, Any]) -> dict[str, Any]:
-        out = mutate(pod)
-        out["metadata"]["__binding_node__"] = out["spec"]["nodeName"]
-        return out
-    return wrapped
+def api_dry_run(info: "RequestInfo") -> bool:
+    from navarch.apiserver.handlers import _dry_run
+
+    return _dry_run(info)
 
 
 def _plain(info: "RequestInfo") -> "RequestInfo":

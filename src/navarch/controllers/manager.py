@@ -100,14 +100,22 @@ async def run_controller_manager(config: ControllerManagerConfig) -> None:
 
 
 async def _run_controllers(client: Client, config: ControllerManagerConfig, identity: str) -> None:
+    import dataclasses
+
     factory = SharedInformerFactory(client)
-    recorder = EventRecorder(client, "controller-manager", socket.gethostname())
-    ctx = ControllerContext(client=client, factory=factory, recorder=recorder, options=dict(config.options))
+    host = socket.gethostname()
+    base = ControllerContext(client=client, factory=factory, recorder=EventRecorder(client, "controller-manager", host),
+                             options=dict(config.options))
     controllers: list[QueueController] = []
+    recorders = [base.recorder]
     for name in enabled(config.controllers):
         cls = load(name)
-        if cls is not None:
-            controllers.append(cls(ctx))
+        if cls is None:
+            continue
+        # Each controller reports events under its own source, as upstream ("deployment-controller").
+        recorder = EventRecorder(client, _event_source(name), host)
+        recorders.append(recorder)
+        controllers.append(cls(dataclasses.replace(base, recorder=recorder)))
     log.info("started leading as %s; running controllers: %s", identity,
              ", ".join(c.name for c in controllers) or "none")
     factory.start()
@@ -117,4 +125,16 @@ async def _run_controllers(client: Client, config: ControllerManagerConfig, iden
         await asyncio.gather(*(c.run() for c in controllers), asyncio.Event().wait())
     finally:
         await factory.stop()
-        await recorder.stop()
+        for r in recorders:
+            await r.stop()
+
+
+_EVENT_SOURCES = {"garbagecollector": "garbage-collector-controller", "nodelifecycle": "node-controller",
+                  "horizontalpodautoscaling": "horizontal-pod-autoscaler", "disruption": "controllermanager",
+                  "daemonset": "daemonset-controller", "endpointslice": "endpoint-slice-controller",
+                  "endpoints": "endpoint-controller", "cronjob": "cronjob-controller",
+                  "job": "job-controller", "namespace": "namespace-controller"}
+
+
+def _event_source(name: str) -> str:
+    return _EVENT_SOURCES.get(name, f"{name}-controller")
