@@ -1,0 +1,443 @@
+"""The pod workers of one node: bring each pod's runtime state to what its spec asks, one sync at a
+time per pod, and report it.
+
+A sync is level-triggered and idempotent (upstream ``SyncPod`` / ``SyncTerminatingPod`` /
+``SyncTerminatedPod``), called by the host's work queue for one pod key, which never runs one key
+twice at once:
+- a running pod gets a sandbox (with its IP), then its init containers in order (each must exit 0;
+  sidecars, ``restartPolicy: Always`` init containers, only need to be running), then its containers;
+  exited containers are restarted as the restart policy and CrashLoopBackOff (``backoff.py``) allow;
+- a pod with ``deletionTimestamp`` has its containers stopped with the grace period it was given,
+  its sandbox stopped, its final status written, and is then deleted with grace 0 (the kubelet's
+  confirmation that nothing of it runs any more);
+- a pod that finished (Succeeded/Failed) has its sandbox stopped and is never restarted;
+- a pod that vanished from the API (force-deleted) has its containers stopped and removed.
+Stopping containers can take the whole grace period, so it runs as its own task and re-queues the
+pod when done, keeping the shared workers free. Runtime events (a container exited) re-queue the
+pod at once; every live pod is also re-synced every ``pod_resync_interval``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Mapping
+
+from navarch.kubelet import podstatus
+from navarch.kubelet.backoff import (
+    CrashLoopBackOff,
+    container_restart_policy,
+    should_restart,
+)
+from navarch.kubelet.podstatus import (
+    TERMINAL_PHASES,
+    PodRuntimeState,
+    is_restartable_init,
+)
+from navarch.kubelet.runtimes.interface import (
+    CONTAINER_TYPE,
+    INIT,
+    REGULAR,
+    SIDECAR,
+    ContainerConfig,
+    ContainerEvent,
+    ContainerEventType,
+    ContainerState,
+    ContainerStatus,
+    ImagePullError,
+    NotFoundError,
+    PodSandboxConfig,
+    PodSandboxStatus,
+    Runtime,
+    SandboxState,
+)
+from navarch.kubelet.statusmanager import StatusManager
+from navarch.machinery.clock import Clock
+from navarch.machinery.events import NORMAL, WARNING, EventRecorder, object_reference
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GRACE = 30
+# Instances kept per container: the current one and the one before it (for ``lastState``).
+KEEP_INSTANCES = 2
+
+Requeue = Callable[[str, float], None]
+
+
+@dataclass
+class PodRecord:
+    """This node's memory of one pod instance (one uid)."""
+
+    key: str
+    uid: str
+    pod: Mapping[str, Any]
+    sandbox_id: str = ""
+    sandbox_attempt: int = -1
+    sandbox_config: PodSandboxConfig | None = None
+    containers: dict[str, list[str]] = field(default_factory=dict)  # name -> ids, newest first
+    waiting: dict[str, tuple[str, str]] = field(default_factory=dict)
+    kill_task: asyncio.Task[None] | None = None
+    killed: bool = False
+
+
+class PodWorkers:
+    def __init__(self, node_name: str, runtime: Runtime, status: StatusManager, clock: Clock,
+                 backoff: CrashLoopBackOff, *, runtime_name: str, host_ips: Callable[[], list[str]],
+                 recorder: EventRecorder | None = None, resync_interval: float = 60.0) -> None:
+        self.node_name = node_name
+        self.runtime = runtime
+        self.status = status
+        self.clock = clock
+        self.backoff = backoff
+        self.runtime_name = runtime_name
+        self.host_ips = host_ips
+        self.recorder = recorder
+        self.resync_interval = resync_interval
+        self.records: dict[str, PodRecord] = {}
+        self._by_sandbox: dict[str, str] = {}
+        self._requeue: Requeue = lambda key, delay: None
+        self._unsubscribe: Callable[[], None] | None = None
+
+    def attach(self, requeue: Requeue) -> None:
+        """Wire the host's queue in, and listen to the runtime's container events."""
+        self._requeue = requeue
+        if self._unsubscribe is None:
+            self._unsubscribe = self.runtime.subscribe(self._on_container_event)
+
+    def detach(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        for rec in self.records.values():
+            if rec.kill_task is not None:
+                rec.kill_task.cancel()
+
+    # ---- the sync ----------------------------------------------------------------------------------
+
+    async def sync(self, key: str, pod: Mapping[str, Any] | None) -> None:
+        rec = self.records.get(key)
+        if rec is not None and (pod is None or _uid(pod) != rec.uid):
+            await self._sync_removed(rec)
+            if pod is None or key in self.records:
+                return
+            rec = None
+        if pod is None:
+            return
+        if rec is None:
+            rec = PodRecord(key, _uid(pod), pod)
+            self.records[key] = rec
+        rec.pod = pod
+        if rec.kill_task is not None:
+            return  # the kill task re-queues the pod when it is done
+        meta = pod.get("metadata") or {}
+        if meta.get("deletionTimestamp"):
+            await self._sync_deleting(rec, pod)
+            return
+        # ``killed`` without a deletion means this node finished the pod, even while the cache
+        # still shows the phase from before our final status write.
+        if rec.killed or (pod.get("status") or {}).get("phase") in TERMINAL_PHASES:
+            await self._sync_finished(rec, pod)
+            return
+        await self._sync_running(rec, pod)
+
+    async def _sync_running(self, rec: PodRecord, pod: Mapping[str, Any]) -> None:
+        retry: list[float] = [self.resync_interval] if self.resync_interval > 0 else []
+        sandbox = await self._ensure_sandbox(rec, pod)
+        if sandbox is not None:
+            retry.extend(await self._sync_containers(rec, pod))
+        state = await self._runtime_state(rec)
+        status = podstatus.generate_pod_status(pod, state, now=self.clock.now(), host_ips=self.host_ips(),
+                                               runtime_name=self.runtime_name)
+        await self.status.set_status(pod, status)
+        if status["phase"] in TERMINAL_PHASES:
+            self._start_kill(rec, _spec_grace(pod))
+            return
+        if retry:
+            self._requeue(rec.key, min(retry))
+
+    async def _sync_deleting(self, rec: PodRecord, pod: Mapping[str, Any]) -> None:
+        if not rec.killed:
+            meta = pod.get("metadata") or {}
+            grace = meta.get("deletionGracePeriodSeconds")
+            self._start_kill(rec, float(grace) if grace is not None else _spec_grace(pod))
+            return
+        state = await self._runtime_state(rec)
+        status = podstatus.generate_pod_status(pod, state, now=self.clock.now(), host_ips=self.host_ips(),
+                                               runtime_name=self.runtime_name, terminal=True)
+        await self.status.set_status(pod, status)
+        await self.status.delete_pod(pod)
+        await self._cleanup(rec)
+
+    async def _sync_finished(self, rec: PodRecord, pod: Mapping[str, Any]) -> None:
+        if not rec.killed:
+            self._start_kill(rec, _spec_grace(pod))
+            return
+        state = await self._runtime_state(rec)
+        status = podstatus.generate_pod_status(pod, state, now=self.clock.now(), host_ips=self.host_ips(),
+                                               runtime_name=self.runtime_name, terminal=True)
+        await self.status.set_status(pod, status)
+
+    async def _sync_removed(self, rec: PodRecord) -> None:
+        if not rec.killed:
+            if rec.kill_task is None:
+                meta = rec.pod.get("metadata") or {}
+                grace = meta.get("deletionGracePeriodSeconds")
+                self._start_kill(rec, float(grace) if grace is not None else _spec_grace(rec.pod))
+            return
+        await self._cleanup(rec)
+
+    # ---- sandbox and containers -------------------------------------------------------------------
+
+    async def _ensure_sandbox(self, rec: PodRecord, pod: Mapping[str, Any]) -> PodSandboxStatus | None:
+        if rec.sandbox_id:
+            try:
+                sb = await self.runtime.pod_sandbox_status(rec.sandbox_id)
+                if sb.state is SandboxState.READY:
+                    return sb
+            except NotFoundError:
+                pass
+            # The sandbox died under the pod: upstream starts a new one and every container again.
+            await self.runtime.remove_pod_sandbox(rec.sandbox_id)
+            self._by_sandbox.pop(rec.sandbox_id, None)
+            rec.sandbox_id = ""
+        meta = pod.get("metadata") or {}
+        spec = pod.get("spec") or {}
+        config = PodSandboxConfig(
+            name=meta.get("name", ""), namespace=meta.get("namespace", ""), uid=rec.uid,
+            attempt=rec.sandbox_attempt + 1, hostname=spec.get("hostname") or meta.get("name", ""),
+            host_network=bool(spec.get("hostNetwork")), labels=dict(meta.get("labels") or {}),
+            annotations=dict(meta.get("annotations") or {}))
+        try:
+            sid = await self.runtime.run_pod_sandbox(config)
+        except Exception as e:  # reported on the pod, then retried by the queue
+            self._event(pod, WARNING, "FailedCreatePodSandBox", f"Failed to create pod sandbox: {e}")
+            raise
+        rec.sandbox_id, rec.sandbox_attempt, rec.sandbox_config = sid, config.attempt, config
+        self._by_sandbox[sid] = rec.key
+        return await self.runtime.pod_sandbox_status(sid)
+
+    async def _sync_containers(self, rec: PodRecord, pod: Mapping[str, Any]) -> list[float]:
+        """Start or restart what should run; returns when a held-back restart may be retried."""
+        spec = pod.get("spec") or {}
+        policy = spec.get("restartPolicy") or "Always"
+        retry: list[float] = []
+        for c in spec.get("initContainers") or []:
+            sidecar = is_restartable_init(c)
+            latest = await self._latest(rec, c["name"])
+            if latest is None or latest.state is ContainerState.CREATED:
+                await self._start(rec, pod, c, SIDECAR if sidecar else INIT, latest)
+                if not sidecar:
+                    return retry
+                continue
+            if latest.state is ContainerState.RUNNING:
+                if sidecar:
+                    continue
+                return retry
+            if latest.state is ContainerState.EXITED:
+                if not sidecar and latest.exit_code == 0:
+                    continue
+                if not sidecar and policy == "Never":
+                    return retry  # the pod has failed (its phase says so)
+                await self._restart(rec, pod, c, SIDECAR if sidecar else INIT, latest, retry)
+                if not sidecar:
+                    return retry
+        for c in spec.get("containers") or []:
+            latest = await self._latest(rec, c["name"])
+            if latest is None or latest.state is ContainerState.CREATED:
+                await self._start(rec, pod, c, REGULAR, latest)
+            elif latest.state is ContainerState.EXITED:
+                if should_restart(container_restart_policy(c, policy), latest.exit_code):
+                    await self._restart(rec, pod, c, REGULAR, latest, retry)
+                else:
+                    rec.waiting.pop(c["name"], None)
+            elif latest.state is ContainerState.RUNNING:
+                rec.waiting.pop(c["name"], None)
+        return retry
+
+    async def _restart(self, rec: PodRecord, pod: Mapping[str, Any], c: Mapping[str, Any], kind: str,
+                       latest: ContainerStatus, retry: list[float]) -> None:
+        meta = pod.get("metadata") or {}
+        key = CrashLoopBackOff.key(rec.uid, c["name"], str(c.get("image", "")))
+        finished = self._monotonic_of(latest.finished_at)
+        label = f"{meta.get('name')}_{meta.get('namespace')}({rec.uid})"
+        decision = self.backoff.decide(key, finished, c["name"], label)
+        if not decision.restart:
+            if rec.waiting.get(c["name"], ("",))[0] != "CrashLoopBackOff":
+                self._event(pod, WARNING, "BackOff",
+                            f"Back-off restarting failed container {c['name']} in pod {label}", c["name"], kind)
+            rec.waiting[c["name"]] = ("CrashLoopBackOff", decision.message)
+            retry.append(max(decision.retry_in, 0.001))
+            return
+        await self._start(rec, pod, c, kind, latest)
+
+    async def _start(self, rec: PodRecord, pod: Mapping[str, Any], c: Mapping[str, Any], kind: str,
+                     previous: ContainerStatus | None) -> None:
+        name, image = c["name"], str(c.get("image", ""))
+        if previous is not None and previous.state is ContainerState.CREATED:
+            await self.runtime.start_container(previous.id)
+            self._event(pod, NORMAL, "Started", f"Started container {name}", name, kind)
+            rec.waiting.pop(name, None)
+            return
+        if not await self._pull(rec, pod, c, kind):
+            return
+        meta = pod.get("metadata") or {}
+        attempt = previous.attempt + 1 if previous is not None else 0
+        config = ContainerConfig(
+            name=name, image=image, attempt=attempt, command=tuple(c.get("command") or ()),
+            args=tuple(c.get("args") or ()), working_dir=c.get("workingDir") or "",
+            envs={e["name"]: str(e.get("value", "")) for e in c.get("env") or [] if "valueFrom" not in e},
+            labels={"io.kubernetes.container.name": name, "io.kubernetes.pod.name": meta.get("name", ""),
+                    "io.kubernetes.pod.namespace": meta.get("namespace", ""), "io.kubernetes.pod.uid": rec.uid},
+            annotations={"io.kubernetes.container.restartCount": str(attempt), CONTAINER_TYPE: kind,
+                         "io.kubernetes.pod.terminationGracePeriod": str(_spec_grace(pod))},
+            stdin=bool(c.get("stdin")), stdin_once=bool(c.get("stdinOnce")), tty=bool(c.get("tty")))
+        assert rec.sandbox_config is not None
+        cid = await self.runtime.create_container(rec.sandbox_id, config, rec.sandbox_config)
+        self._event(pod, NORMAL, "Created", f"Created container: {name}", name, kind)
+        ids = [cid, *rec.containers.get(name, [])]
+        for old in ids[KEEP_INSTANCES:]:
+            await self.runtime.remove_container(old)
+        rec.containers[name] = ids[:KEEP_INSTANCES]
+        rec.waiting.pop(name, None)
+        await self.runtime.start_container(cid)
+        self._event(pod, NORMAL, "Started", f"Started container {name}", name, kind)
+
+    async def _pull(self, rec: PodRecord, pod: Mapping[str, Any], c: Mapping[str, Any], kind: str) -> bool:
+        name, image = c["name"], str(c.get("image", ""))
+        policy = c.get("imagePullPolicy") or ("Always" if _latest_tag(image) else "IfNotPresent")
+        present = await self.runtime.image_status(image) is not None
+        if policy == "Never" and not present:
+            message = f'Container image "{image}" is not present with pull policy of Never'
+            rec.waiting[name] = ("ErrImageNeverPull", message)
+            self._event(pod, WARNING, "ErrImageNeverPull", message, name, kind)
+            return False
+        if present and policy != "Always":
+            self._event(pod, NORMAL, "Pulled", f'Container image "{image}" already present on machine', name, kind)
+            return True
+        self._event(pod, NORMAL, "Pulling", f'Pulling image "{image}"', name, kind)
+        started = self.clock.monotonic()
+        try:
+            await self.runtime.pull_image(image)
+        except ImagePullError as e:
+            rec.waiting[name] = (e.reason, str(e))
+            self._event(pod, WARNING, "Failed", f'Failed to pull image "{image}": {e}', name, kind)
+            return False
+        took = self.clock.monotonic() - started
+        self._event(pod, NORMAL, "Pulled",
+                    f'Successfully pulled image "{image}" in {took:.3g}s ({took:.3g}s including waiting)', name, kind)
+        return True
+
+    # ---- stopping --------------------------------------------------------------------------------
+
+    def _start_kill(self, rec: PodRecord, grace: float) -> None:
+        if rec.kill_task is None and not rec.killed:
+            rec.kill_task = asyncio.get_running_loop().create_task(
+                self._kill(rec, grace), name=f"kill pod {rec.key} on {self.node_name}")
+
+    async def _kill(self, rec: PodRecord, grace: float) -> None:
+        try:
+            stops = []
+            for name, ids in rec.containers.items():
+                try:
+                    st = await self.runtime.container_status(ids[0])
+                except NotFoundError:
+                    continue
+                if st.state is ContainerState.RUNNING:
+                    self._event(rec.pod, NORMAL, "Killing", f"Stopping container {name}", name, _kind_of(st))
+                    stops.append(self.runtime.stop_container(st.id, grace))
+            await asyncio.gather(*stops)
+            if rec.sandbox_id:
+                await self.runtime.stop_pod_sandbox(rec.sandbox_id)
+            rec.killed = True
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 - the next sync starts the kill again
+            log.warning("node %s: stopping pod %s failed: %s", self.node_name, rec.key, e)
+        finally:
+            rec.kill_task = None
+            self._requeue(rec.key, 0.0)
+
+    async def _cleanup(self, rec: PodRecord) -> None:
+        if rec.sandbox_id:
+            await self.runtime.remove_pod_sandbox(rec.sandbox_id)
+            self._by_sandbox.pop(rec.sandbox_id, None)
+        self.backoff.forget_pod(rec.uid)
+        self.status.forget(rec.uid)
+        if self.records.get(rec.key) is rec:
+            del self.records[rec.key]
+        # A new pod with the same name may be waiting for this one to be gone.
+        self._requeue(rec.key, 0.0)
+
+    # ---- reading the runtime -------------------------------------------------------------------------
+
+    async def _latest(self, rec: PodRecord, name: str) -> ContainerStatus | None:
+        for cid in rec.containers.get(name, []):
+            try:
+                return await self.runtime.container_status(cid)
+            except NotFoundError:
+                continue
+        return None
+
+    async def _runtime_state(self, rec: PodRecord) -> PodRuntimeState:
+        sandbox = None
+        if rec.sandbox_id:
+            try:
+                sandbox = await self.runtime.pod_sandbox_status(rec.sandbox_id)
+            except NotFoundError:
+                sandbox = None
+        containers: dict[str, list[ContainerStatus]] = {}
+        for name, ids in rec.containers.items():
+            found = []
+            for cid in ids:
+                try:
+                    found.append(await self.runtime.container_status(cid))
+                except NotFoundError:
+                    continue
+            if found:
+                containers[name] = found
+        return PodRuntimeState(sandbox=sandbox, containers=containers, waiting=dict(rec.waiting))
+
+    def _on_container_event(self, event: ContainerEvent) -> None:
+        if event.type in (ContainerEventType.STOPPED, ContainerEventType.STARTED):
+            key = self._by_sandbox.get(event.sandbox_id)
+            if key is not None:
+                self._requeue(key, 0.0)
+
+    def _monotonic_of(self, t: datetime | None) -> float:
+        if t is None:
+            return self.clock.monotonic()
+        return self.clock.monotonic() - (self.clock.now() - t).total_seconds()
+
+    def _event(self, pod: Mapping[str, Any], kind: str, reason: str, message: str, container: str = "",
+               container_kind: str = REGULAR) -> None:
+        if self.recorder is None:
+            return
+        path = ""
+        if container:
+            section = "initContainers" if container_kind in (INIT, SIDECAR) else "containers"
+            path = f"spec.{section}{{{container}}}"
+        ref = object_reference({"kind": "Pod", "apiVersion": "v1", **pod}, path)
+        self.recorder.event(ref, kind, reason, message)
+
+
+def _uid(pod: Mapping[str, Any]) -> str:
+    return str((pod.get("metadata") or {}).get("uid", ""))
+
+
+def _spec_grace(pod: Mapping[str, Any]) -> float:
+    grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
+    return float(grace) if grace is not None else float(DEFAULT_GRACE)
+
+
+def _kind_of(st: ContainerStatus) -> str:
+    return st.annotations.get(CONTAINER_TYPE, REGULAR)
+
+
+def _latest_tag(image: str) -> bool:
+    """Upstream defaults imagePullPolicy to Always for ``:latest`` or untagged images."""
+    if "@" in image:
+        return False
+    last = image.rsplit("/", 1)[-1]
+    return ":" not in last or last.endswith(":latest")
