@@ -15,9 +15,10 @@ from tests.navarch_process import Kubectl, NavarchServer, free_port
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[NavarchServer]:
-    """One navarch server (SQLite store) shared by the session's tests; each test uses its own namespace."""
+    """One navarch API server (SQLite store, no scheduler or controllers, so nothing but the test
+    writes objects) shared by the API suites; each test uses its own namespace."""
     root = Path(tempfile.mkdtemp(prefix="navarch-it-"))
-    srv = NavarchServer(root / "data", free_port())
+    srv = NavarchServer(root / "data", free_port(), ["--disable-scheduler", "--disable-controller-manager"])
     srv.start()
     try:
         yield srv

@@ -517,6 +517,11 @@ class ResourceAPI:
             want_rv = str(new["metadata"].get("resourceVersion") or "")
             if precondition_from_body and want_rv and want_rv != str(cur.revision):
                 raise errors.conflict(r.plural, r.group, info.name or "")
+            want_uid = new["metadata"].get("uid")
+            if want_uid and want_uid != old["metadata"].get("uid"):
+                raise errors.conflict(r.plural, r.group, info.name or "",
+                                      f"Precondition failed: UID in precondition: {want_uid}, "
+                                      f"UID in object meta: {old['metadata'].get('uid')}")
             new["metadata"]["resourceVersion"] = str(cur.revision)
             new = self.prepare_update(info, new, old)
             if new is None or _same_object(new, old):

@@ -59,6 +59,9 @@ def prepare_create(r: ResourceInfo, obj: dict[str, Any]) -> None:
             obj["status"] = {"replicas": 0}
     elif r.kind == "CertificateSigningRequest":
         obj["status"] = {}
+    elif r.kind == "Node" and r.group == "":
+        # Kubelets register their Node with its status in one create, as upstream allows.
+        obj.setdefault("status", {})
     elif r.has_status:
         obj["status"] = {}
 
