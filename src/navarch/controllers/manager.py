@@ -39,6 +39,7 @@ CONTROLLERS: dict[str, str] = {
     "disruption": "navarch.controllers.disruption:DisruptionController",
     "nodelifecycle": "navarch.controllers.nodelifecycle:NodeLifecycleController",
     "horizontalpodautoscaling": "navarch.controllers.hpa:HorizontalPodAutoscalerController",
+    "ttl-after-finished": "navarch.controllers.ttlafterfinished:TTLAfterFinishedController",
 }
 
 
