@@ -1,0 +1,66 @@
+"""``navarch scheduler``: kube-scheduler against any cluster, given a kubeconfig."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from pathlib import Path
+
+from navarch.cli.common import add_logging_flags, run_async, setup_logging
+from navarch.scheduler.app import SchedulerConfig, run_scheduler
+
+__all__ = ["register", "config_from_args", "run_scheduler", "SchedulerConfig"]
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("scheduler", help="run the scheduler (kube-scheduler)",
+                       description="Assign pending pods to nodes through the API, as kube-scheduler does.")
+    p.add_argument("--kubeconfig", type=Path, default=None,
+                   help="kubeconfig of the cluster to schedule for (default: $KUBECONFIG or ~/.kube/config)")
+    p.add_argument("--leader-elect", default=True, action=argparse.BooleanOptionalAction,
+                   help="take Lease kube-system/kube-scheduler before scheduling, so that several copies "
+                        "can run and only one acts (default: on)")
+    p.add_argument("--leader-elect-lease-duration", type=float, default=15.0, metavar="SECONDS",
+                   help="how long others wait after the last renewal before taking over (default: %(default)s)")
+    p.add_argument("--leader-elect-renew-deadline", type=float, default=10.0, metavar="SECONDS",
+                   help="how long the leader keeps trying to renew before it stops (default: %(default)s)")
+    p.add_argument("--leader-elect-retry-period", type=float, default=2.0, metavar="SECONDS",
+                   help="time between acquire/renew attempts (default: %(default)s)")
+    p.add_argument("--percentage-of-nodes-to-score", type=int, default=0, metavar="N",
+                   help="stop filtering once N%% of the nodes fit (0: adaptive, 50%% minus 1%% per 125 nodes, "
+                        "at least 5%%; never fewer than 100 nodes) (default: %(default)s)")
+    p.add_argument("--scheduler-name", action="append", default=None, metavar="NAME",
+                   help="a profile's schedulerName (repeatable; default: default-scheduler)")
+    add_logging_flags(p)
+    p.set_defaults(func=run)
+
+
+def config_from_args(args: argparse.Namespace) -> SchedulerConfig:
+    return SchedulerConfig(
+        kubeconfig=args.kubeconfig, leader_elect=args.leader_elect,
+        lease_duration=args.leader_elect_lease_duration, renew_deadline=args.leader_elect_renew_deadline,
+        retry_period=args.leader_elect_retry_period,
+        percentage_of_nodes_to_score=args.percentage_of_nodes_to_score,
+        scheduler_names=tuple(args.scheduler_name or ("default-scheduler",)))
+
+
+def run(args: argparse.Namespace) -> int:
+    setup_logging(args)
+    config = config_from_args(args)
+    return run_async(_main(config))
+
+
+async def _main(config: SchedulerConfig) -> int:
+    loop = asyncio.get_running_loop()
+    task = asyncio.create_task(run_scheduler(config), name="scheduler")
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        log.info("scheduler stopped")
+    return 0

@@ -1,0 +1,50 @@
+"""Resource quantities as the scheduler counts them: CPU in millicores, everything else in units.
+
+Parsed once per pod or node (into ``PodInfo``/``NodeInfo``), never in the per-node hot path. Rounding
+follows apimachinery's ``Quantity.MilliValue``/``Value``: up, towards the next integer.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+_BINARY = {"Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60}
+_DECIMAL = {"n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1),
+            "k": Decimal("1e3"), "M": Decimal("1e6"), "G": Decimal("1e9"), "T": Decimal("1e12"),
+            "P": Decimal("1e15"), "E": Decimal("1e18")}
+_RE = re.compile(r"^([+-]?[0-9.]+)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?$")
+
+
+def parse(q: Any) -> Decimal:
+    """A quantity (string or number) as an exact decimal; ValueError if it is not one."""
+    if isinstance(q, (int, float)):
+        return Decimal(str(q))
+    text = str(q).strip()
+    m = _RE.match(text)
+    if not m:
+        raise ValueError(f"quantities must match the regular expression, got {text!r}")
+    try:
+        number = Decimal(m.group(1))
+    except InvalidOperation:
+        raise ValueError(f"unable to parse numeric part of quantity {text!r}") from None
+    suffix = m.group(2) or ""
+    if suffix in _BINARY:
+        return number * _BINARY[suffix]
+    if suffix in _DECIMAL:
+        return number * _DECIMAL[suffix]
+    return number.scaleb(int(suffix[1:]))
+
+
+def _ceil(d: Decimal) -> int:
+    i = int(d)
+    return i + 1 if d > i else i
+
+
+def milli_value(q: Any) -> int:
+    return _ceil(parse(q) * 1000)
+
+
+def value(q: Any) -> int:
+    return _ceil(parse(q))
