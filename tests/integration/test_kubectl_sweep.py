@@ -1218,8 +1218,6 @@ def test_drain(kubectl133: Kubectl, namespace: str) -> None:
     k("delete", "node", node)
 
 
-@pytest.mark.xfail(strict=True, reason="pods/eviction checks PodDisruptionBudgets for Pending pods; upstream "
-                   "canIgnorePDB() lets Pending, Succeeded, Failed and terminating pods be evicted regardless")
 def test_eviction_of_a_pending_pod_ignores_its_pdb(kubectl133: Kubectl, namespace: str) -> None:
     k, ns = kubectl133, namespace
     node = f"n-{_sfx()}"
@@ -1281,8 +1279,6 @@ def test_certificate_approve_and_deny(kubectl133: Kubectl, tmp_path: Path) -> No
     assert csr["status"]["conditions"][0]["reason"] == "KubectlApprove"
 
 
-@pytest.mark.xfail(strict=True, reason="CSR status conditions get no server-set lastTransitionTime "
-                   "(upstream certificates strategy populates lastUpdateTime/lastTransitionTime)")
 def test_certificate_condition_timestamps(kubectl133: Kubectl, tmp_path: Path) -> None:
     n = f"csr-{_sfx()}"
     kubectl133("create", "-f", "-", input=json.dumps({
@@ -1312,8 +1308,6 @@ def test_api_resources_and_versions(kubectl: Kubectl) -> None:
         assert gv in versions
 
 
-@pytest.mark.xfail(strict=True, reason="selfsubjectrulesreviews is registered namespaced; upstream it is "
-                   "cluster-scoped (api-resources NAMESPACED false, namespace in spec)")
 def test_selfsubjectrulesreviews_is_cluster_scoped(kubectl133: Kubectl) -> None:
     cluster = kubectl133("api-resources", "--namespaced=false", "-o", "name").split()
     assert "selfsubjectrulesreviews.authorization.k8s.io" in cluster
@@ -1368,7 +1362,6 @@ def test_version_cluster_info_and_raw_endpoints(kubectl133: Kubectl) -> None:
     assert "apiserver_request_total" in k("get", "--raw", "/metrics")
 
 
-@pytest.mark.xfail(strict=True, reason="/readyz/<unknown check> answers 200 ok; upstream 404")
 def test_unknown_health_check_is_not_found(kubectl133: Kubectl) -> None:
     assert kubectl133.run("get", "--raw", "/readyz/nope", check=False).returncode == 1
 
@@ -1407,22 +1400,16 @@ def test_namespace_terminating_refuses_new_objects(kubectl133: Kubectl) -> None:
     assert r.returncode == 1 and "not found" in r.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="default, kube-system and kube-public can be deleted; upstream "
-                   "NamespaceLifecycle answers 403 'this namespace may not be deleted' (also for dry runs)")
 def test_immortal_namespaces(kubectl133: Kubectl) -> None:
     for ns in ("default", "kube-system", "kube-public"):
         r = kubectl133.run("delete", "ns", ns, "--dry-run=server", check=False)
         assert r.returncode == 1 and "this namespace may not be deleted" in r.stderr, ns
 
 
-@pytest.mark.xfail(strict=True, reason="the API server does not create the 'kubernetes' Service (and its "
-                   "EndpointSlice) in default at the first address of the service CIDR")
 def test_kubernetes_service_exists(kubectl133: Kubectl) -> None:
     assert kubectl133("get", "svc", "kubernetes", "-n", "default", "-o", "jsonpath={.spec.clusterIP}") == "10.96.0.1"
 
 
-@pytest.mark.xfail(strict=True, reason="the API server does not bootstrap system-node-critical and "
-                   "system-cluster-critical PriorityClasses")
 def test_system_priority_classes_exist(kubectl133: Kubectl) -> None:
     out = kubectl133("get", "pc", "system-node-critical", "system-cluster-critical", "--no-headers")
     assert [line.split()[1] for line in out.splitlines()] == ["2000001000", "2000000000"]
@@ -1438,8 +1425,6 @@ def test_bootstrap_cluster_roles_exist(kubectl133: Kubectl) -> None:
 # ------------------------------------------------------------------------------------- defaults
 
 
-@pytest.mark.xfail(strict=True, reason="a new PersistentVolume starts Available; upstream PrepareForCreate "
-                   "sets phase Pending (and lastPhaseTransitionTime) until the PV controller runs")
 def test_new_persistent_volume_is_pending(kubectl133: Kubectl) -> None:
     n = f"pv-{_sfx()}"
     kubectl133("create", "-f", "-", input=json.dumps({
@@ -1456,16 +1441,12 @@ def test_pods_get_default_tolerations(kubectl133: Kubectl, namespace: str) -> No
     assert keys == {"node.kubernetes.io/not-ready": 300, "node.kubernetes.io/unreachable": 300}
 
 
-@pytest.mark.xfail(strict=True, reason="Job metadata.labels are not defaulted from the template labels "
-                   "(upstream SetDefaults_Job copies batch.kubernetes.io/job-name, controller-uid, ...)")
 def test_job_labels_default_from_template(kubectl133: Kubectl, namespace: str) -> None:
     kubectl133("create", "job", "jl", "--image=busybox", "-n", namespace)
     labels = _json(kubectl133, "get", "job", "jl", "-n", namespace)["metadata"].get("labels") or {}
     assert labels.get("batch.kubernetes.io/job-name") == "jl" and labels.get("job-name") == "jl"
 
 
-@pytest.mark.xfail(strict=True, reason="Node spec.podCIDRs is not filled from spec.podCIDR (upstream conversion "
-                   "keeps the two in sync)")
 def test_node_pod_cidrs_follow_pod_cidr(kubectl133: Kubectl) -> None:
     n = f"n-{_sfx()}"
     kubectl133("create", "-f", "-", input=json.dumps(
@@ -1473,8 +1454,6 @@ def test_node_pod_cidrs_follow_pod_cidr(kubectl133: Kubectl) -> None:
     assert _json(kubectl133, "get", "node", n)["spec"].get("podCIDRs") == ["10.42.9.0/24"]
 
 
-@pytest.mark.xfail(strict=True, reason="PodDisruptionBudget status lacks its non-omitempty counters "
-                   "(disruptionsAllowed, currentHealthy, desiredHealthy, expectedPods = 0)")
 def test_pdb_status_counters(kubectl133: Kubectl, namespace: str) -> None:
     kubectl133("create", "pdb", "p", "--selector=app=x", "--min-available=1", "-n", namespace)
     st = _json(kubectl133, "get", "pdb", "p", "-n", namespace)["status"]
@@ -1509,8 +1488,6 @@ def test_create_token(kubectl133: Kubectl, namespace: str) -> None:
     assert kubectl133("create", "token", "sa", "-n", namespace).count(".") == 2
 
 
-@pytest.mark.xfail(strict=True, reason="switching a Service to ExternalName keeps ipFamilies, ipFamilyPolicy and "
-                   "internalTrafficPolicy (upstream dropTypeDependentFields clears them with the cluster IPs)")
 def test_service_type_change_to_external_name_drops_ip_fields(kubectl133: Kubectl, namespace: str) -> None:
     kubectl133("create", "service", "clusterip", "sv", "--tcp=80", "-n", namespace)
     kubectl133("patch", "svc", "sv", "-n", namespace, "--type=merge", "-p",

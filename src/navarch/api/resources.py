@@ -172,7 +172,7 @@ RESOURCES: tuple[ResourceInfo, ...] = (
        verbs=("create",), virtual=True),
     _r("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", False,
        verbs=("create",), virtual=True),
-    _r("authorization.k8s.io", "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews", True,
+    _r("authorization.k8s.io", "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews", False,
        verbs=("create",), virtual=True),
     _r("authorization.k8s.io", "v1", "LocalSubjectAccessReview", "localsubjectaccessreviews", True,
        verbs=("create",), virtual=True),

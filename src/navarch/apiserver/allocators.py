@@ -51,8 +51,8 @@ class ServiceAllocator:
                                (old or {}).get("metadata", {}).get("uid", object()))
         stype = spec.get("type", "ClusterIP")
         if stype == "ExternalName":
-            spec.pop("clusterIP", None)
-            spec.pop("clusterIPs", None)
+            for k in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy", "internalTrafficPolicy"):
+                spec.pop(k, None)
         elif old is not None and (old.get("spec") or {}).get("clusterIP"):
             spec.setdefault("clusterIP", old["spec"]["clusterIP"])
             spec.setdefault("clusterIPs", old["spec"].get("clusterIPs") or [old["spec"]["clusterIP"]])

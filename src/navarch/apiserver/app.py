@@ -137,7 +137,8 @@ class APIServer:
         """The namespaces every cluster has from the start."""
         from navarch.apiserver.bootstrap import ensure_defaults
 
-        await ensure_defaults(self.api)
+        ip = self.config.bind_address if self.config.bind_address not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        await ensure_defaults(self.api, ip, self.config.port)
 
     # ------------------------------------------------------------- middleware
     @web.middleware
@@ -268,7 +269,11 @@ class APIServer:
     def _public(self, request: web.Request, path: str) -> web.Response:
         if path == "/version" or path == "/version/":
             return _json(version_info())
-        base = path.split("/")[1]
+        parts = [p for p in path.split("/") if p]
+        base = parts[0]
+        known = {"ping", "etcd", "log", "informer-sync", "poststarthook"}
+        if len(parts) > 1 and parts[1] not in known:
+            return web.Response(status=404, text="404 page not found\n", content_type="text/plain")
         if base == "readyz" and not self.ready.is_set():
             return web.Response(status=500, text="[-]informer-sync failed: not ready\nreadyz check failed\n")
         if request.query.get("verbose") is not None:

@@ -449,6 +449,10 @@ class ResourceAPI:
             from navarch.api import defaults
 
             defaults.apply_job_selector(obj, meta["uid"])
+            if not meta.get("labels"):
+                tlabels = ((obj.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels")
+                if tlabels:
+                    meta["labels"] = dict(tlabels)
         self._validate(info, obj, None)
         if r.kind == "Service" and r.group == "" and not _dry_run(info):
             async with self.allocator.lock:
@@ -552,6 +556,7 @@ class ResourceAPI:
             conds = (new.get("status") or {}).get("conditions")
             new = copy.deepcopy(old)
             new.setdefault("status", {})["conditions"] = conds or []
+            strategy.stamp_conditions(new, old)
         else:
             strategy.prepare_update(r, new, old)
         if not sub:
@@ -701,6 +706,9 @@ class ResourceAPI:
                 finalizers.append("foregroundDeletion")
             graceful = self._graceful_seconds(r, cur.obj, grace)
             if r.kind == "Namespace" and r.group == "":
+                if name in _UNDELETABLE_NAMESPACES:
+                    raise errors.forbidden(f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+                                           "namespaces", "", name)
                 if not nmeta.get("deletionTimestamp"):
                     nmeta["deletionTimestamp"] = now_rfc3339()
                     nmeta["deletionGracePeriodSeconds"] = 0
@@ -888,6 +896,8 @@ def _dry_run(info: RequestInfo) -> bool:
 
 # Registries that answer an immediate delete with the object rather than a Success Status (upstream's
 # ReturnDeletedObject; the OpenAPI of these delete operations names the kind).
+_UNDELETABLE_NAMESPACES = ("default", "kube-system", "kube-public")
+
 _RETURNS_DELETED_OBJECT = {
     ("", "pods"), ("", "podtemplates"), ("", "resourcequotas"), ("", "services"), ("", "serviceaccounts"),
     ("", "persistentvolumes"), ("", "persistentvolumeclaims"), ("storage.k8s.io", "storageclasses"),

@@ -46,8 +46,16 @@ def prepare_create(r: ResourceInfo, obj: dict[str, Any]) -> None:
     elif r.kind == "Namespace" and r.group == "":
         obj["status"] = {"phase": "Active"}
         meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta.get("name", "")
-    elif r.kind in ("PersistentVolumeClaim", "PersistentVolume") and r.group == "":
+    elif r.kind == "PersistentVolume" and r.group == "":
+        obj["status"] = {"phase": "Pending", "lastPhaseTransitionTime": meta.get("creationTimestamp")}
+    elif r.kind == "PersistentVolumeClaim" and r.group == "":
         obj["status"] = {"phase": "Pending"}
+    elif r.kind == "PodDisruptionBudget":
+        obj["status"] = {"currentHealthy": 0, "desiredHealthy": 0, "disruptionsAllowed": 0, "expectedPods": 0}
+    elif r.kind == "HorizontalPodAutoscaler":
+        obj["status"] = {"desiredReplicas": 0, "currentReplicas": 0}
+    elif r.kind == "Ingress":
+        obj["status"] = {"loadBalancer": {}}
     elif r.kind == "Service" and r.group == "":
         obj["status"] = {"loadBalancer": {}}
     elif r.kind in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "ReplicationController") and r.has_status:
@@ -64,6 +72,10 @@ def prepare_create(r: ResourceInfo, obj: dict[str, Any]) -> None:
         obj.setdefault("status", {})
     elif r.has_status:
         obj["status"] = {}
+    if r.kind == "Node" and r.group == "":
+        spec = obj.get("spec") or {}
+        if spec.get("podCIDR") and not spec.get("podCIDRs"):
+            spec["podCIDRs"] = [spec["podCIDR"]]
 
 
 def prepare_update(r: ResourceInfo, obj: dict[str, Any], old: dict[str, Any]) -> None:
@@ -100,6 +112,8 @@ def prepare_status_update(r: ResourceInfo, obj: dict[str, Any], old: dict[str, A
             out["metadata"].pop("annotations", None)
     if r.kind == "Node" and "labels" in meta:
         out["metadata"]["labels"] = meta["labels"]
+    if r.kind == "CertificateSigningRequest":
+        stamp_conditions(out, old)
     out["metadata"]["resourceVersion"] = meta.get("resourceVersion", "")
     return out
 
@@ -141,3 +155,18 @@ def qos_class(spec: dict[str, Any]) -> str:
     if not any_set:
         return "BestEffort"
     return "Guaranteed" if guaranteed else "Burstable"
+
+
+def stamp_conditions(obj: dict[str, Any], old: dict[str, Any]) -> None:
+    """CSR conditions get server-set times when the writer left them out (upstream's status strategy)."""
+    from datetime import datetime, timezone
+
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    before = {c.get("type"): c for c in ((old.get("status") or {}).get("conditions") or [])}
+    for c in (obj.get("status") or {}).get("conditions") or []:
+        prev = before.get(c.get("type"))
+        if not c.get("lastUpdateTime"):
+            c["lastUpdateTime"] = now
+        if not c.get("lastTransitionTime"):
+            same = prev is not None and prev.get("status") == c.get("status")
+            c["lastTransitionTime"] = prev.get("lastTransitionTime", now) if same else now

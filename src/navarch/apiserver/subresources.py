@@ -94,7 +94,8 @@ async def _evict(api: "ResourceAPI", info: "RequestInfo", eviction: dict[str, An
     pod = pod_entry.obj
     labels = pod.get("metadata", {}).get("labels") or {}
     phase = (pod.get("status") or {}).get("phase")
-    if phase not in ("Succeeded", "Failed") and not pod["metadata"].get("deletionTimestamp"):
+    # As upstream's canIgnorePDB: pods that are not running (or already going) need no budget.
+    if phase not in ("Succeeded", "Failed", "Pending") and not pod["metadata"].get("deletionTimestamp"):
         pdb_cache = api.cache.cache_for("/registry/policy/poddisruptionbudgets/")
         for e in pdb_cache.items.values():
             pdb = e.obj
