@@ -208,3 +208,31 @@ def test_dead_node_is_tainted_and_its_pods_move(cluster: Cluster, ns: str) -> No
     c.wait("node NotReady and tainted", unhealthy, timeout=60)
     c.wait("victim evicted", lambda: c.k.run("get", "pod", "victim", "-n", ns, check=False).returncode != 0 or
            c.json("get", "pod", "victim", "-n", ns)["metadata"].get("deletionTimestamp"), timeout=60)
+
+
+def test_pods_of_a_dead_node_are_recreated_elsewhere(cluster: Cluster, ns: str, tmp_path: Path) -> None:
+    c = cluster
+    doomed = c.sim_nodes(1, "doomed2-")
+    c.wait("doomed2 ready", lambda: any(
+        x["type"] == "Ready" and x["status"] == "True"
+        for x in c.json("get", "node", "doomed2-0")["status"]["conditions"]))
+    f = tmp_path / "dep.yaml"
+    f.write_text(json.dumps({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "mover", "namespace": ns},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "mover"}}, "template": {
+            "metadata": {"labels": {"app": "mover"}},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}],
+                     "tolerations": [{"key": "node.kubernetes.io/unreachable", "operator": "Exists",
+                                      "effect": "NoExecute", "tolerationSeconds": 2}],
+                     "affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
+                         "weight": 100, "preference": {"matchExpressions": [{
+                             "key": "kubernetes.io/hostname", "operator": "In", "values": ["doomed2-0"]}]}}]}}}}}}))
+    c.k("create", "-f", str(f))
+    first = c.wait("mover running on doomed2-0", lambda: (lambda r: r[0] if len(r) == 1 else None)(
+        _running(c, ns, "app=mover")))
+    assert first["spec"]["nodeName"] == "doomed2-0"
+    doomed.send_signal(signal.SIGKILL)
+    doomed.wait(5)
+    moved = c.wait("a replacement running on another node", lambda: [
+        p for p in _running(c, ns, "app=mover") if p["spec"]["nodeName"] != "doomed2-0"], timeout=90)
+    assert moved[0]["metadata"]["name"] != first["metadata"]["name"]
