@@ -307,6 +307,10 @@ KINDS: tuple[Kind, ...] = (
     Kind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", True, lambda n, ns: {"spec": {
         "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": n}, "maxReplicas": 3}},
          _hpa_defaults),
+    Kind("autoscaling/v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", True, lambda n, ns: {"spec": {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": n}, "maxReplicas": 3,
+        "targetCPUUtilizationPercentage": 50}},
+         lambda o: _expect(o["spec"]["minReplicas"] == 1 and o["spec"]["targetCPUUtilizationPercentage"] == 50, o)),
     Kind("certificates.k8s.io/v1", "CertificateSigningRequest", "certificatesigningrequests", False,
          lambda n, ns: {"spec": {"request": csr_request(), "signerName": "example.com/signer",
                                  "usages": ["digital signature", "client auth"]}}, _csr_defaults),

@@ -160,6 +160,8 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     _r("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", False, short=("pc",)),
     _r("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", short=("hpa",),
        cats=_ALL, status=True),
+    _r("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", short=("hpa",),
+       cats=_ALL, status=True),
     _r("certificates.k8s.io", "v1", "CertificateSigningRequest", "certificatesigningrequests", False,
        short=("csr",), status=True,
        subs=(Subresource("approval", "certificates.k8s.io", "v1", "CertificateSigningRequest",
@@ -219,8 +221,15 @@ class Registry:
         return self.groups[group][0]
 
     def storage_resource(self, r: ResourceInfo) -> ResourceInfo:
-        """The ResourceInfo whose storage key prefix serves ``r`` (versions of one resource share storage)."""
+        """The ResourceInfo whose storage key prefix serves ``r`` (versions of one resource share storage;
+        events.k8s.io Events are core Events in another shape, as upstream stores them)."""
+        shared = _SHARED_STORAGE.get((r.group, r.plural))
+        if shared is not None:
+            return self._by_gvr[shared]
         return self._by_gvr.get((r.group, self.preferred_version(r.group), r.plural), r)
+
+
+_SHARED_STORAGE = {("events.k8s.io", "events"): ("", "v1", "events")}
 
 
 def _version_rank(v: str) -> tuple[int, int, int]:

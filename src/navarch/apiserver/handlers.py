@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
+import dataclasses
 import datetime as dt
 import functools
 import logging
@@ -49,6 +50,8 @@ class RequestInfo:
     request: web.Request
     user: Any = None
     warnings: list[str] = field(default_factory=list)
+    # The version the client spoke, when the pipeline runs on the storage version's shape.
+    requested: ResourceInfo | None = None
 
     def q(self, key: str, default: str = "") -> str:
         return self.query.get(key, default)
@@ -145,12 +148,18 @@ class ResourceAPI:
 
     def _converted(self, info: RequestInfo, e: Entry) -> Entry:
         """Objects are stored in one version; answer in the version the URL asked for."""
-        r = info.resource
+        r = info.requested or info.resource
         if e.obj.get("apiVersion") == r.api_version:
             return e
-        obj = copy.deepcopy(e.obj)
-        obj["apiVersion"] = r.api_version
+        obj = _to_version(e.obj, r)
         return Entry(e.key, obj, orjson.dumps(obj), e.revision)
+
+    def _storage_view(self, info: RequestInfo) -> RequestInfo:
+        """The request re-aimed at the storage version, for kinds stored in another shape."""
+        sr = self._storage(info.resource)
+        if sr is info.resource or not _needs_conversion(info.resource, sr):
+            return info
+        return dataclasses.replace(info, resource=sr, requested=info.resource)
 
     # ----------------------------------------------------------------- reads
     async def get(self, info: RequestInfo) -> web.Response:
@@ -173,13 +182,26 @@ class ResourceAPI:
         fsel = selectors.parse_field_selector(fs) if fs.strip() else None
         if lsel is not None and lsel.empty:
             lsel = None
+        target = info.resource
+        if fsel is not None and (target.group, target.plural) == ("events.k8s.io", "events"):
+            # events.k8s.io field labels name the core Event fields the objects are stored with.
+            from navarch.api import conversion
+
+            reqs = []
+            for rq in fsel.requirements:
+                mapped = conversion.event_field_label(rq.field)
+                if mapped is None:
+                    raise selectors.unsupported_field_error(target, rq.field)
+                reqs.append(dataclasses.replace(rq, field=mapped))
+            fsel = selectors.FieldSelector(tuple(reqs))
+            target = self._storage(target)
         if fsel is not None:
-            fsel = selectors.check_field_selector(info.resource, fsel)
+            fsel = selectors.check_field_selector(target, fsel)
             if fsel.empty:
                 fsel = None
         if lsel is None and fsel is None:
             return None
-        r = info.resource
+        r = target
 
         def match(obj: dict[str, Any]) -> bool:
             if lsel is not None and not lsel.matches((obj.get("metadata") or {}).get("labels") or {}):
@@ -399,6 +421,12 @@ class ResourceAPI:
         from navarch.api.validation import semantic
 
         causes = semantic.validate(info.resource, obj, old)
+        if info.resource.kind == "Event" and not info.subresource:
+            from navarch.api.validation import events
+
+            spoken = (info.requested or info.resource).api_version
+            causes += (events.validate_event_create(obj, spoken) if old is None
+                       else events.validate_event_update(obj, old, spoken))
         if causes:
             r = info.resource
             raise errors.invalid(r.kind, r.group, obj.get("metadata", {}).get("name", ""), causes)
@@ -407,6 +435,29 @@ class ResourceAPI:
         from navarch.api import defaults
 
         defaults.apply_defaults(r, obj)
+
+    def _field_manager(self, info: RequestInfo) -> Any:
+        from navarch.apiserver.patching import managedfields
+
+        r = info.resource
+        sub = info.subresource or ""
+        # A write to the main resource cannot change status (it is reset), so it never owns it.
+        ignored = (("f:status",),) if r.has_status and not sub else ()
+        return managedfields.FieldManager(self.schema, self._definition(r), r.api_version,
+                                          subresource=sub, ignored=ignored)
+
+    def _track_update(self, info: RequestInfo, old: dict[str, Any] | None, new: dict[str, Any]) -> None:
+        """Every write but an apply records, in metadata.managedFields, who changed which fields."""
+        from navarch.apiserver.patching import managedfields
+
+        if _is_apply(info):
+            return
+        manager = managedfields.manager_name(info.q("fieldManager"), info.request.headers.get("User-Agent", ""))
+        entries = self._field_manager(info).update(old, new, manager, now_rfc3339())
+        if entries:
+            new["metadata"]["managedFields"] = entries
+        else:
+            new["metadata"].pop("managedFields", None)
 
     async def create(self, info: RequestInfo) -> web.Response:
         r = info.resource
@@ -421,11 +472,15 @@ class ResourceAPI:
         self._check_body_identity(info, obj)
         dry = _dry_run(info)
         obj = self._field_validation(info, obj, self._definition(r))
-        obj = await self.prepare_new(info, obj)
-        if dry:
-            return self._json(obj, status=201, info=info)
-        stored = await self._store_create(r, obj)
-        return self._json(stored, status=201, info=info)
+        sinfo = self._storage_view(info)
+        if sinfo is not info:
+            obj = _to_version(obj, sinfo.resource)
+        obj = await self.prepare_new(sinfo, obj)
+        if not dry:
+            obj = await self._store_create(sinfo.resource, obj)
+        if sinfo is not info:
+            obj = _to_version(obj, r)
+        return self._json(obj, status=201, info=info)
 
     async def prepare_new(self, info: RequestInfo, obj: dict[str, Any]) -> dict[str, Any]:
         """Everything a create does before the store: metadata, strategy, defaults, admission, validation."""
@@ -441,8 +496,10 @@ class ResourceAPI:
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now_rfc3339()
         strategy.prepare_create(r, obj)
+        _drop_conversion_annotations(r, obj)
         self._defaults(r, obj)
         await self._admit(info, obj, None)
+        self._track_update(info, None, obj)
         if r.kind == "CertificateSigningRequest":
             _set_requester(obj, info.user)
         if r.kind == "Job" and r.group == "batch":
@@ -478,11 +535,9 @@ class ResourceAPI:
 
     def _to_storage_version(self, r: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
         sr = self._storage(r)
-        if sr is r:
+        if sr is r or obj.get("apiVersion") == sr.api_version:
             return obj
-        out = dict(obj)
-        out["apiVersion"] = sr.api_version
-        return out
+        return _to_version(obj, sr)
 
     async def _get_current(self, r: ResourceInfo, ns: str | None, name: str) -> Entry:
         await self._fresh_cache()
@@ -512,11 +567,17 @@ class ResourceAPI:
     async def _update_with(self, info: RequestInfo, mutate: Callable[[dict[str, Any]], dict[str, Any]],
                            *, precondition_from_body: bool, retries: int = 0) -> dict[str, Any]:
         """Read, compute the new object, validate and compare-and-swap; retried on conflict when allowed."""
-        r = info.resource
+        sinfo = self._storage_view(info)
+        r = sinfo.resource
         for attempt in range(retries + 1):
             cur = await self._get_current(r, info.namespace, info.name or "")
             old = copy.deepcopy(cur.obj)
-            new = mutate(copy.deepcopy(cur.obj))
+            if sinfo is not info:
+                # The client reads and patches its own version's shape; the store keeps another.
+                new = mutate(_to_version(cur.obj, info.resource))
+                new = _to_version(new, r)
+            else:
+                new = mutate(copy.deepcopy(cur.obj))
             new.setdefault("metadata", {})
             want_rv = str(new["metadata"].get("resourceVersion") or "")
             if precondition_from_body and want_rv and want_rv != str(cur.revision):
@@ -527,14 +588,15 @@ class ResourceAPI:
                                       f"Precondition failed: UID in precondition: {want_uid}, "
                                       f"UID in object meta: {old['metadata'].get('uid')}")
             new["metadata"]["resourceVersion"] = str(cur.revision)
-            new = self.prepare_update(info, new, old)
+            new = self.prepare_update(sinfo, new, old)
             if new is None or _same_object(new, old):
                 # Upstream writes nothing for an update that changes nothing: same resourceVersion.
-                return self._converted(info, cur).obj
+                return self._converted(sinfo, cur).obj
             if _dry_run(info):
-                return new
+                return _to_version(new, info.resource) if sinfo is not info else new
             try:
-                return await self._store_update(r, new, cur.revision)
+                stored = await self._store_update(r, new, cur.revision)
+                return _to_version(stored, info.resource) if sinfo is not info else stored
             except errors.StatusError as e:
                 if e.reason == "Conflict" and attempt < retries and not want_rv:
                     continue
@@ -547,7 +609,10 @@ class ResourceAPI:
         new["apiVersion"] = r.api_version
         new["kind"] = r.kind
         if sub == "status":
+            applied = new["metadata"].get("managedFields") if _is_apply(info) else None
             new = strategy.prepare_status_update(r, new, old)
+            if applied is not None:
+                new["metadata"]["managedFields"] = applied
         elif sub == "finalize":
             fin = (new.get("spec") or {}).get("finalizers")
             new = copy.deepcopy(old)
@@ -559,11 +624,13 @@ class ResourceAPI:
             strategy.stamp_conditions(new, old)
         else:
             strategy.prepare_update(r, new, old)
+        _drop_conversion_annotations(r, new)
         if not sub:
             self._defaults(r, new)
         if r.kind == "Service" and r.group == "":
             self.allocator.assign(new, self._cached_objects(r), old)
         self._validate(info, new, old)
+        self._track_update(info, old, new)
         # Finalizers gone on an object being deleted: the update completes the deletion. A namespace
         # also waits for its spec.finalizers (the namespace controller empties them via /finalize).
         meta = new["metadata"]
@@ -611,11 +678,15 @@ class ResourceAPI:
         precondition: dict[str, str] = {}
 
         def mutate(cur: dict[str, Any]) -> dict[str, Any]:
-            cur.get("metadata", {}).pop("resourceVersion", None)
+            # The patch sees the current resourceVersion (kubectl's managedFields migration replaces it);
+            # only a different one is a precondition.
+            current_rv = cur.get("metadata", {}).get("resourceVersion")
             patched = patching.apply_patch(ctype, cur, body, self.schema, definition)
             if not isinstance(patched, dict):
                 raise errors.bad_request("the patch produced a non-object")
             meta = patched.get("metadata") or {}
+            if isinstance(meta, dict) and current_rv is not None and meta.get("resourceVersion") == current_rv:
+                meta.pop("resourceVersion", None)
             if meta.get("resourceVersion"):
                 precondition["rv"] = str(meta["resourceVersion"])
             self._check_body_identity(info, patched)
@@ -628,34 +699,37 @@ class ResourceAPI:
         return self._json(result, info=info)
 
     async def _server_side_apply(self, info: RequestInfo, body: bytes, definition: str) -> web.Response:
-        """Server-side apply, approximated: create when absent, else a strategic merge of the manifest.
-
-        navarch keeps no managedFields yet, so conflicts between managers are not detected.
-        """
-        from navarch.apiserver import patching
-
+        """Server-side apply with field management (``patching.managedfields``): merge the applied
+        configuration, drop what the manager stopped applying, refuse conflicts unless forced; an absent
+        object is created. The body is YAML or JSON."""
         r = info.resource
-        obj = codec.decode_object(body, "application/yaml")
+        config = codec.decode_object(body, "application/yaml")
+        self._check_body_identity(info, config)
+        name = config["metadata"].get("name")
+        if name and name != info.name:
+            raise errors.bad_request(f"the name of the object ({name}) does not match the name on the URL ({info.name})")
+        config["metadata"]["name"] = info.name
+        config = self._field_validation(info, config, definition)
+        fm = self._field_manager(info)
+        manager = info.q("fieldManager")
+        force = _bool(info.q("force", "false"))
         try:
             await self._get_current(r, info.namespace, info.name or "")
         except errors.StatusError as e:
-            if e.code != 404:
+            if e.code != 404 or info.subresource:
                 raise
-            self._check_body_identity(info, obj)
-            obj["metadata"]["name"] = info.name
-            obj = self._field_validation(info, obj, definition)
-            obj = await self.prepare_new(info, obj)
+            obj = await self.prepare_new(info, fm.apply(None, config, manager, force=force, now=now_rfc3339()))
             if _dry_run(info):
                 return self._json(obj, status=201, info=info)
             return self._json(await self._store_create(r, obj), status=201, info=info)
-        patch_bytes = orjson.dumps(obj)
+        config_rv = config["metadata"].get("resourceVersion")
 
         def mutate(cur: dict[str, Any]) -> dict[str, Any]:
-            cur.get("metadata", {}).pop("resourceVersion", None)
-            patched = patching.apply_patch("application/strategic-merge-patch+json", cur, patch_bytes,
-                                           self.schema, definition)
-            self._check_body_identity(info, patched)
-            return self._field_validation(info, patched, definition)
+            applied: dict[str, Any] = fm.apply(cur, config, manager, force=force, now=now_rfc3339())
+            if not config_rv:
+                # the live resourceVersion, carried through the merge, is no precondition
+                applied["metadata"].pop("resourceVersion", None)
+            return applied
 
         return self._json(await self._update_with(info, mutate, precondition_from_body=True, retries=5),
                           info=info)
@@ -925,12 +999,19 @@ def check_write_options(info: RequestInfo) -> None:
             causes.append(errors.field_too_long("fieldManager", fm, 128))
         elif fm and not fm.isprintable():
             causes.append(errors.field_invalid("fieldManager", fm, "must only contain printable characters"))
+        if kind == "PatchOptions" and not fm and _is_apply(info):
+            causes.append(errors.field_required("fieldManager", "is required for apply patch"))
         force = info.query.get("force")
         if force is not None and kind == "PatchOptions" and \
                 (info.request.headers.get("Content-Type") or "").split(";")[0].strip() != "application/apply-patch+yaml":
             causes.append(errors.field_forbidden("force", "may not be specified for non-apply patch"))
     if causes:
         raise errors.invalid(kind, "meta.k8s.io", "", causes)
+
+
+def _is_apply(info: RequestInfo) -> bool:
+    return info.request.method == "PATCH" and \
+        codec.media_type(info.request.headers.get("Content-Type")) == "application/apply-patch+yaml"
 
 
 async def _read_body(request: web.Request) -> bytes:
@@ -978,3 +1059,36 @@ def _set_requester(csr: dict[str, Any], user: Any) -> None:
         spec["groups"] = list(user["groups"])
     if user.get("extra"):
         spec["extra"] = user["extra"]
+
+
+def _needs_conversion(r: ResourceInfo, storage: ResourceInfo) -> bool:
+    from navarch.api import conversion
+
+    return (r.api_version, storage.api_version) in conversion.CONVERTIBLE or \
+        (storage.api_version, r.api_version) in conversion.CONVERTIBLE
+
+
+def _to_version(obj: dict[str, Any], r: ResourceInfo) -> dict[str, Any]:
+    """``obj`` in ``r``'s version: a real conversion where the shapes differ, else a relabel."""
+    from navarch.api import conversion
+
+    if obj.get("apiVersion") == r.api_version:
+        return copy.deepcopy(obj)
+    try:
+        out = conversion.convert(obj, r.api_version)
+        return copy.deepcopy(out) if out is obj else out
+    except conversion.ConversionError:
+        out = copy.deepcopy(obj)
+        out["apiVersion"] = r.api_version
+        return out
+
+
+def _drop_conversion_annotations(r: ResourceInfo, obj: dict[str, Any]) -> None:
+    # Upstream strips the annotations that carry v2-only HPA fields through v1 from every write.
+    if r.kind == "HorizontalPodAutoscaler" and r.version == "v2":
+        from navarch.api import conversion
+
+        cleaned = conversion.drop_round_trip_annotations(obj)
+        if cleaned is not obj:
+            obj.clear()
+            obj.update(cleaned)
