@@ -991,8 +991,6 @@ def test_patch_errors(kubectl133: Kubectl, namespace: str) -> None:
     assert r.returncode == 1 and "The request is invalid" in r.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="JSON patch failures surface the Python library's message "
-                   "('4 (<class 'int'>) is not equal to tested value 5'); upstream: 'testing value /spec/replicas failed'")
 def test_json_patch_test_failure_message(kubectl133: Kubectl, namespace: str) -> None:
     k, ns = kubectl133, namespace
     k("create", "deployment", "t", "--image=nginx", "--replicas=4", "-n", ns)

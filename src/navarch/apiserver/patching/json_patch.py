@@ -31,10 +31,26 @@ def json_patch(doc: dict[str, Any], patch_bytes: bytes | str) -> dict[str, Any]:
     try:
         patched = jsonpatch.JsonPatch(ops).apply(doc, in_place=False)
     except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
-        raise jsondoc.unprocessable(str(exc)) from None
+        raise jsondoc.unprocessable(_upstream_message(doc, ops) or str(exc)) from None
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         # The library lets a few of these through for odd paths (e.g. into a string).
         raise jsondoc.unprocessable(f"{type(exc).__name__}: {exc}") from None
     if not isinstance(patched, dict):
         raise jsondoc.not_an_object(patched)
     return patched
+
+
+def _upstream_message(doc: dict[str, Any], ops: list[dict[str, Any]]) -> str | None:
+    """The failing operation described in the words of the Go library upstream uses."""
+    current: Any = doc
+    for op in ops:
+        try:
+            current = jsonpatch.JsonPatch([op]).apply(current, in_place=False)
+        except jsonpatch.JsonPatchTestFailed:
+            return f"testing value {op.get('path')} failed: test failed"
+        except (jsonpatch.JsonPatchConflict, jsonpointer.JsonPointerException):
+            name = op.get("op", "")
+            return f'{name} operation does not apply: doc is missing path: "{op.get("path")}": missing value'
+        except Exception:
+            return None
+    return None
