@@ -1463,8 +1463,6 @@ def test_api_warnings(kubectl133: Kubectl, namespace: str) -> None:
     assert "Warning: spec.nodeSelector[beta.kubernetes.io/arch]: deprecated since v1.14" in r.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="pods/ephemeralcontainers PATCH answers 405, so kubectl debug fails "
-                   "(upstream accepts the strategic merge patch and stores spec.ephemeralContainers)")
 def test_kubectl_debug_adds_an_ephemeral_container(kubectl133: Kubectl, namespace: str) -> None:
     kubectl133("run", "dbg", "--image=nginx", "-n", namespace)
     kubectl133("debug", "dbg", "--image=busybox", "--profile=general", "-n", namespace, "--", "true")

@@ -553,7 +553,7 @@ class ResourceAPI:
         sub = info.subresource
         if sub == "scale":
             return await self._update_scale(info, obj)
-        if sub and sub not in ("status", "finalize", "approval"):
+        if sub and sub not in ("status", "finalize", "approval", "ephemeralcontainers"):
             raise errors.method_not_allowed()
         self._check_body_identity(info, obj)
         name = obj["metadata"].get("name")
@@ -622,14 +622,23 @@ class ResourceAPI:
             new = copy.deepcopy(old)
             new.setdefault("status", {})["conditions"] = conds or []
             strategy.stamp_conditions(new, old)
+        elif sub == "ephemeralcontainers":
+            ecs = (new.get("spec") or {}).get("ephemeralContainers") or []
+            new = copy.deepcopy(old)
+            new.setdefault("spec", {})["ephemeralContainers"] = ecs
         else:
             strategy.prepare_update(r, new, old)
         _drop_conversion_annotations(r, new)
-        if not sub:
+        if not sub or sub == "ephemeralcontainers":
             self._defaults(r, new)
         if r.kind == "Service" and r.group == "":
             self.allocator.assign(new, self._cached_objects(r), old)
-        self._validate(info, new, old)
+        if sub == "ephemeralcontainers":
+            causes = strategy.ephemeral_container_causes(new, old)
+            if causes:
+                raise errors.invalid(r.kind, r.group, new["metadata"].get("name", ""), causes)
+        else:
+            self._validate(info, new, old)
         self._track_update(info, old, new)
         # Finalizers gone on an object being deleted: the update completes the deletion. A namespace
         # also waits for its spec.finalizers (the namespace controller empties them via /finalize).
@@ -670,7 +679,7 @@ class ResourceAPI:
         ctype = codec.media_type(info.request.headers.get("Content-Type"))
         if info.subresource == "scale":
             return await self._patch_scale(info, body, ctype)
-        if info.subresource and info.subresource not in ("status", "approval"):
+        if info.subresource and info.subresource not in ("status", "approval", "ephemeralcontainers"):
             raise errors.method_not_allowed()
         definition = self._definition(r)
         if ctype == "application/apply-patch+yaml":

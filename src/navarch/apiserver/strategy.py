@@ -170,3 +170,34 @@ def stamp_conditions(obj: dict[str, Any], old: dict[str, Any]) -> None:
         if not c.get("lastTransitionTime"):
             same = prev is not None and prev.get("status") == c.get("status")
             c["lastTransitionTime"] = prev.get("lastTransitionTime", now) if same else now
+
+
+def ephemeral_container_causes(new: dict[str, Any], old: dict[str, Any]) -> list:
+    """pods/ephemeralcontainers may only add ephemeral containers (upstream's ValidatePodEphemeralContainersUpdate)."""
+    from navarch.api import errors
+
+    causes = []
+    path = "spec.ephemeralContainers"
+    before = {c.get("name"): c for c in (old.get("spec") or {}).get("ephemeralContainers") or []}
+    after = (new.get("spec") or {}).get("ephemeralContainers") or []
+    names = {c.get("name") for c in (new.get("spec") or {}).get("containers") or []} | \
+        {c.get("name") for c in (new.get("spec") or {}).get("initContainers") or []}
+    seen: set = set()
+    for i, c in enumerate(after):
+        name = c.get("name")
+        if not name:
+            causes.append(errors.field_required(f"{path}[{i}].name"))
+        elif name in names or name in seen:
+            causes.append(errors.field_duplicate(f"{path}[{i}].name", name))
+        seen.add(name)
+        if not c.get("image"):
+            causes.append(errors.field_required(f"{path}[{i}].image"))
+        if c.get("ports"):
+            causes.append(errors.field_forbidden(f"{path}[{i}].ports", "cannot be set for an Ephemeral Container"))
+        prev = before.get(name)
+        if prev is not None and prev != c:
+            causes.append(errors.field_forbidden(path, f'existing ephemeral containers "{name}" may not be changed'))
+    for name in before:
+        if name not in seen:
+            causes.append(errors.field_forbidden(path, f'existing ephemeral containers "{name}" may not be removed'))
+    return causes
