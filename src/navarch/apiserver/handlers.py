@@ -571,13 +571,13 @@ class ResourceAPI:
         r = sinfo.resource
         for attempt in range(retries + 1):
             cur = await self._get_current(r, info.namespace, info.name or "")
-            old = copy.deepcopy(cur.obj)
+            old = cur.copy()
             if sinfo is not info:
                 # The client reads and patches its own version's shape; the store keeps another.
                 new = mutate(_to_version(cur.obj, info.resource))
                 new = _to_version(new, r)
             else:
-                new = mutate(copy.deepcopy(cur.obj))
+                new = mutate(cur.copy())
             new.setdefault("metadata", {})
             want_rv = str(new["metadata"].get("resourceVersion") or "")
             if precondition_from_body and want_rv and want_rv != str(cur.revision):
@@ -780,7 +780,7 @@ class ResourceAPI:
                 raise errors.conflict(r.plural, r.group, name,
                                       f'Precondition failed: ResourceVersion in precondition: {pre["resourceVersion"]}, '
                                       f'ResourceVersion in object meta: {meta.get("resourceVersion")}')
-            new = copy.deepcopy(cur.obj)
+            new = cur.copy()
             nmeta = new["metadata"]
             finalizers = list(nmeta.get("finalizers") or [])
             if policy == "Orphan" and "orphan" not in finalizers and self._has_dependents_controller():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -45,18 +44,21 @@ async def _bind(api: "ResourceAPI", info: "RequestInfo", binding: dict[str, Any]
         raise errors.invalid("Binding", "", name, [errors.field_required("target.name")])
     for attempt in range(5):
         cur = await api._get_current(info.resource, info.namespace, name)
-        pod = copy.deepcopy(cur.obj)
+        # The cached pod is read-only: copy only the parts this write changes (metadata gets its
+        # resourceVersion rewritten by the store update), sharing the rest.
+        pod = dict(cur.obj)
+        pod["metadata"] = dict(pod.get("metadata") or {})
         want_uid = (binding.get("metadata") or {}).get("uid")
         if want_uid and want_uid != pod["metadata"].get("uid"):
             raise errors.conflict("pods", "", name, f"Precondition failed: UID in precondition: {want_uid}, "
                                                     f"UID in object meta: {pod['metadata'].get('uid')}")
         if pod["metadata"].get("deletionTimestamp"):
             raise errors.conflict("pods", "", name, "pod is being deleted, cannot be assigned to a host")
-        spec = pod.setdefault("spec", {})
+        spec = pod["spec"] = dict(pod.get("spec") or {})
         if spec.get("nodeName"):
             raise errors.conflict("pods", "", name, f"pod {name} is already assigned to node \"{spec['nodeName']}\"")
         spec["nodeName"] = node
-        status = pod.setdefault("status", {})
+        status = pod["status"] = dict(pod.get("status") or {})
         conds = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
         conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
                       "lastTransitionTime": now_rfc3339()})

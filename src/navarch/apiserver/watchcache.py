@@ -34,6 +34,11 @@ class Entry:
     raw: bytes
     revision: int
 
+    def copy(self) -> dict[str, Any]:
+        """A private, mutable copy of ``obj``: decoding ``raw`` again is ~10x faster than
+        ``copy.deepcopy`` and gives the same dict (``raw`` is ``obj`` encoded)."""
+        return orjson.loads(self.raw)
+
 
 @dataclass(slots=True)
 class CacheEvent:
