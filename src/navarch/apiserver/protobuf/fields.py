@@ -319,6 +319,29 @@ MESSAGES: Final[Mapping[str, Mapping[int, Field]]] = {
         3: ('incomplete', 'bool', 0, ''),
         4: ('evaluationError', 'string', 0, ''),
     },
+    'k8s.io.api.autoscaling.v1.CrossVersionObjectReference': {
+        1: ('kind', 'string', 0, ''),
+        2: ('name', 'string', 0, ''),
+        3: ('apiVersion', 'string', 0, ''),
+    },
+    'k8s.io.api.autoscaling.v1.HorizontalPodAutoscaler': {
+        1: ('metadata', 'message', 0, 'k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta'),
+        2: ('spec', 'message', 0, 'k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerSpec'),
+        3: ('status', 'message', 0, 'k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerStatus'),
+    },
+    'k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerSpec': {
+        1: ('scaleTargetRef', 'message', 0, 'k8s.io.api.autoscaling.v1.CrossVersionObjectReference'),
+        2: ('minReplicas', 'int32', 2, ''),
+        3: ('maxReplicas', 'int32', 0, ''),
+        4: ('targetCPUUtilizationPercentage', 'int32', 2, ''),
+    },
+    'k8s.io.api.autoscaling.v1.HorizontalPodAutoscalerStatus': {
+        1: ('observedGeneration', 'int64', 2, ''),
+        2: ('lastScaleTime', 'message', 2, 'k8s.io.apimachinery.pkg.apis.meta.v1.Time'),
+        3: ('currentReplicas', 'int32', 0, ''),
+        4: ('desiredReplicas', 'int32', 0, ''),
+        5: ('currentCPUUtilizationPercentage', 'int32', 2, ''),
+    },
     'k8s.io.api.autoscaling.v1.Scale': {
         1: ('metadata', 'message', 0, 'k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta'),
         2: ('spec', 'message', 0, 'k8s.io.api.autoscaling.v1.ScaleSpec'),
