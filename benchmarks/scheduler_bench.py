@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/scheduler_bench.py [--nodes 1000,5000] [--pods 10000]
 
 For each node count: starts its own ``navarch server`` (temporary data dir, free loopback port,
-SQLite store, ``--disable-agent``), creates the Node objects directly (allocatable cpu/memory/pods and
-a Ready condition: simulated nodes are not needed to be scheduled onto), starts ``navarch scheduler
+SQLite store, ``--disable-agent --disable-scheduler``: its controller manager runs), creates the
+Node objects directly (allocatable cpu/memory/pods and a Ready condition: simulated nodes are not
+needed to be scheduled onto), starts ``navarch scheduler
 --no-leader-elect`` as a separate process, then creates the pods from another process (64
 concurrent requests) while this process watches them. Prints, per run:
 
@@ -76,8 +77,11 @@ def start_server(root: Path) -> tuple[subprocess.Popen, Path]:
     port = free_port()
     data = root / "data"
     log = open(root / "server.log", "ab")
+    # The server's own scheduler is disabled: the measured one is started below, and two schedulers
+    # would race for every pod (a quarter of the bindings failed with a conflict).
     proc = subprocess.Popen([sys.executable, "-m", "navarch", "server", "--data-dir", str(data), "--port", str(port),
-                             "--disable-agent"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                             "--disable-agent", "--disable-scheduler"], stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE

@@ -49,7 +49,7 @@ async def serve_watch(api: "ResourceAPI", info: "RequestInfo") -> web.StreamResp
     if rv in ("", "0") and rv == "":
         await api._fresh_cache()
 
-    watcher = Watcher(prefix, None)
+    watcher = Watcher(prefix, None, trigger=_trigger(api, info))
     initial: list[CacheEvent] = []
     # Snapshot and subscription happen with no await in between, so no event is lost or doubled.
     if rv in ("", "0"):
@@ -58,7 +58,7 @@ async def serve_watch(api: "ResourceAPI", info: "RequestInfo") -> web.StreamResp
             if k.startswith(prefix):
                 e = cache.items[k]
                 initial.append(CacheEvent("ADDED", e, None, e.revision))
-        cache.watchers.add(watcher)
+        cache.subscribe(watcher)
     else:
         start_rev = _rv(rv)
         if start_rev > api.cache.revision:
@@ -68,7 +68,7 @@ async def serve_watch(api: "ResourceAPI", info: "RequestInfo") -> web.StreamResp
             initial = cache.events_after(start_rev, prefix)
         except TooOld as e:
             return await _gone_stream(info, f"too old resource version: {e.requested} ({e.oldest})")
-        cache.watchers.add(watcher)
+        cache.subscribe(watcher)
 
     resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json",
                                                    "Cache-Control": "no-cache, private"})
@@ -168,12 +168,30 @@ async def serve_watch(api: "ResourceAPI", info: "RequestInfo") -> web.StreamResp
     except ConnectionResetError:
         pass
     finally:
-        cache.watchers.discard(watcher)
+        cache.unsubscribe(watcher)
     try:
         await resp.write_eof()
     except (ConnectionResetError, RuntimeError):
         pass
     return resp
+
+
+def _trigger(api: "ResourceAPI", info: "RequestInfo") -> tuple[str, str] | None:
+    """The (field, value) the watch's field selector pins, when the watch cache can index by it."""
+    from navarch.api import selectors
+
+    text = info.q("fieldSelector")
+    r = info.resource
+    if not text.strip() or api._storage(r) is not r:
+        return None  # a resource served from another version's storage may map its field names
+    fsel = selectors.check_field_selector(r, selectors.parse_field_selector(text))
+    for name in ("metadata.name", "spec.nodeName"):
+        if name == "spec.nodeName" and (r.group, r.plural) != ("", "pods"):
+            continue
+        value = fsel.requires_exact_match(name)
+        if value is not None:
+            return name, value
+    return None
 
 
 def _bookmark(r: Any, revision: int) -> bytes:

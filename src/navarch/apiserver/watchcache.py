@@ -4,6 +4,12 @@ Lists and watches are served from here so that many watchers cost one store watc
 decoded and re-encoded once (to stamp ``metadata.resourceVersion``, which the store does not keep in
 the value), and watchers share those bytes.
 
+Watches whose field selector pins ``metadata.name`` (a kubelet's watch of its Node, ``kubectl get
+-w NAME``) or, for pods, ``spec.nodeName`` (every kubelet's pod watch) are indexed by that value,
+as upstream's cacher indexes its "triggers": a change is offered only to the watches of the values
+its object has or had, so a cluster of N kubelets costs each pod change a few watchers, not N
+selector evaluations.
+
 History: the cache keeps the events of the last ``history_seconds`` (bounded in count). A watch from a
 resourceVersion older than what the cache can replay gets 410 Gone, as upstream's cacher answers
 "too old resource version".
@@ -63,14 +69,27 @@ class TooOld(Exception):
         self.oldest = oldest
 
 
+# Fields a watch can be indexed by: the value an object has there (as field selectors read it).
+TRIGGER_FIELDS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "metadata.name": lambda obj: str((obj.get("metadata") or {}).get("name") or ""),
+    "spec.nodeName": lambda obj: str((obj.get("spec") or {}).get("nodeName") or ""),
+}
+
+
 @dataclass(eq=False)
 class Watcher:
-    """A subscriber: gets every event under ``prefix`` after its start revision via its queue."""
+    """A subscriber: gets every event under ``prefix`` after its start revision via its queue.
+
+    With a ``trigger`` (field, value) only the events of objects whose field has, or had before the
+    change, that value are queued: the watch's selector requires it, so the others would be
+    filtered out anyway.
+    """
 
     prefix: str
     predicate: Callable[[CacheEvent], bool] | None
     queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(maxsize=10_000))
     overflowed: bool = False
+    trigger: tuple[str, str] | None = None
 
 
 class ResourceCache:
@@ -84,8 +103,52 @@ class ResourceCache:
         self.history_max = history_max
         # Every event after this revision is in ``history``.
         self.window_start = 0
-        self.watchers: set[Watcher] = set()
+        self.watchers: set[Watcher] = set()  # all of them; see subscribe()
+        self._untriggered: set[Watcher] = set()
+        self._triggered: dict[str, dict[str, set[Watcher]]] = {}  # field -> value -> watchers
         self._sorted_keys: list[str] | None = None
+
+    def subscribe(self, w: Watcher) -> None:
+        self.watchers.add(w)
+        if w.trigger is None:
+            self._untriggered.add(w)
+        else:
+            name, value = w.trigger
+            self._triggered.setdefault(name, {}).setdefault(value, set()).add(w)
+
+    def unsubscribe(self, w: Watcher) -> None:
+        self.watchers.discard(w)
+        if w.trigger is None:
+            self._untriggered.discard(w)
+            return
+        name, value = w.trigger
+        by_value = self._triggered.get(name, {})
+        ws = by_value.get(value)
+        if ws is not None:
+            ws.discard(w)
+            if not ws:
+                del by_value[value]
+                if not by_value:
+                    del self._triggered[name]
+
+    def unsubscribe_all(self) -> None:
+        self.watchers.clear()
+        self._untriggered.clear()
+        self._triggered.clear()
+
+    def _targets(self, ev: CacheEvent) -> list[Watcher]:
+        """The watchers this event may concern: every untriggered one, and the triggered ones of the
+        values the object has and had."""
+        out = list(self._untriggered)
+        for name, by_value in self._triggered.items():
+            value_of = TRIGGER_FIELDS[name]
+            now = value_of(ev.entry.obj)
+            out.extend(by_value.get(now, ()))
+            if ev.prev is not None:
+                before = value_of(ev.prev.obj)
+                if before != now:
+                    out.extend(by_value.get(before, ()))
+        return out
 
     def sorted_keys(self) -> list[str]:
         if self._sorted_keys is None:
@@ -104,7 +167,7 @@ class ResourceCache:
         cutoff = ev.at - self.history_seconds
         while self.history and (len(self.history) > self.history_max or self.history[0].at < cutoff):
             self.window_start = self.history.popleft().revision
-        for w in list(self.watchers):
+        for w in (self._targets(ev) if self._triggered else list(self._untriggered)):
             if not ev.entry.key.startswith(w.prefix):
                 continue
             try:
@@ -112,7 +175,7 @@ class ResourceCache:
             except asyncio.QueueFull:
                 # A watcher that cannot keep up is ended; its client re-lists (upstream does the same).
                 w.overflowed = True
-                self.watchers.discard(w)
+                self.unsubscribe(w)
                 w.queue = asyncio.Queue()
                 w.queue.put_nowait(None)
 
@@ -210,7 +273,7 @@ class WatchCache:
         for p, ws in watchers.items():
             for w in ws:
                 w.queue.put_nowait(None)
-            self.caches[p].watchers.clear()
+            self.caches[p].unsubscribe_all()
         del old
         async with self._progress:
             self._progress.notify_all()

@@ -131,6 +131,9 @@ async def serve(args: argparse.Namespace, on_ready=None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await server.start()
+    from navarch.lifecycle import gctuning
+
+    gctuning.freeze_startup_heap()
     stop_extra = await on_ready(data_dir, pki, server_url) if on_ready else None
     log.info("cluster ready: export KUBECONFIG=%s  (then: kubectl get ns)", kubeconfig)
     print(f"navarch: API server ready at {server_url}\nnavarch: kubeconfig: {kubeconfig}\n"

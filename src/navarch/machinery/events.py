@@ -1,9 +1,13 @@
 """Events: what components tell humans (``kubectl describe``, ``kubectl get events``).
 
 Recording must never slow down or fail the caller: a controller's sync does not wait for, or care
-about, its Events. ``EventRecorder.event`` only queues; one background task writes. Repeats are
-folded as upstream's event logger does: the same object, type, reason and message again within 10
-minutes PATCHes ``count`` and ``lastTimestamp`` of the Event already written instead of adding one.
+about, its Events. ``EventRecorder.event`` only queues; a background task writes, up to
+``MAX_IN_FLIGHT`` Events at once (one at a time could not keep up with a scheduler binding hundreds
+of pods a second: the queue filled and Events were dropped). Repeats are folded as upstream's event
+logger does: the same object, type, reason and message again within 10 minutes PATCHes ``count``
+and ``lastTimestamp`` of the Event already written instead of adding one; writes of the same
+(correlation key) event are kept in order, each after the one before it finished, so folding sees
+what was stored.
 Not yet done (upstream's EventCorrelator also has them): the per-object spam filter and folding of
 *similar* events with different messages.
 """
@@ -30,6 +34,7 @@ AGGREGATE_WINDOW = 600.0
 CACHE_SIZE = 4096
 QUEUE_SIZE = 1000
 WRITE_ATTEMPTS = 3
+MAX_IN_FLIGHT = 16
 
 
 def object_reference(obj: Mapping[str, Any], field_path: str = "") -> dict[str, Any]:
@@ -116,17 +121,22 @@ class EventRecorder:
 
     The writer task starts with the first event (or ``start()``); ``stop()`` flushes what is queued
     (bounded by a timeout) and ends it. When the queue is full, new events are dropped and logged.
+    At most ``max_in_flight`` writes are outstanding at once.
     """
 
     def __init__(self, client: Client, component: str, host: str = "", *, clock: Clock | None = None,
-                 queue_size: int = QUEUE_SIZE) -> None:
+                 queue_size: int = QUEUE_SIZE, max_in_flight: int = MAX_IN_FLIGHT) -> None:
         self.client = client
         self.component = component
         self.host = host
         self.clock = clock or RealClock()
         self.correlator = EventCorrelator(self.clock)
+        self.max_in_flight = max(1, max_in_flight)
         self._queue: asyncio.Queue[tuple[dict[str, Any], float]] = asyncio.Queue(queue_size)
         self._task: asyncio.Task[None] | None = None
+        self._writes: set[asyncio.Task[None]] = set()
+        # The latest write of each correlation key still running: the next one of that key waits for it.
+        self._latest: dict[tuple[str, ...], asyncio.Task[None]] = {}
         self._last_ns = 0
 
     def event(self, obj: Mapping[str, Any], event_type: str, reason: str, message: str) -> None:
@@ -162,11 +172,12 @@ class EventRecorder:
         except TimeoutError:
             log.warning("dropping %d unwritten events at shutdown", self._queue.qsize())
         task, self._task = self._task, None
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
+        tasks = [task, *self._writes]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._writes.clear()
+        self._latest.clear()
 
     def _new_event(self, ref: Mapping[str, Any], event_type: str, reason: str, message: str) -> dict[str, Any]:
         now = self.clock.now()
@@ -184,17 +195,34 @@ class EventRecorder:
         }
 
     async def _run(self) -> None:
+        slots = asyncio.Semaphore(self.max_in_flight)
+        loop = asyncio.get_running_loop()
         while True:
             event, at = await self._queue.get()
-            try:
-                await self._write(event, at)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # noqa: BLE001 - events are best effort by design
-                log.warning("could not record event %s on %s: %s", event.get("reason"),
-                            event["involvedObject"].get("name"), e)
-            finally:
-                self._queue.task_done()
+            await slots.acquire()
+            key = EventCorrelator.key(event)
+            task = loop.create_task(self._write_in_turn(self._latest.get(key), key, event, at, slots),
+                                    name=f"event write {self.component}")
+            self._latest[key] = task
+            self._writes.add(task)
+            task.add_done_callback(self._writes.discard)
+
+    async def _write_in_turn(self, before: asyncio.Task[None] | None, key: tuple[str, ...], event: dict[str, Any],
+                             at: float, slots: asyncio.Semaphore) -> None:
+        try:
+            if before is not None and not before.done():
+                await asyncio.wait([before])
+            await self._write(event, at)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 - events are best effort by design
+            log.warning("could not record event %s on %s: %s", event.get("reason"),
+                        event["involvedObject"].get("name"), e)
+        finally:
+            slots.release()
+            if self._latest.get(key) is asyncio.current_task():
+                del self._latest[key]
+            self._queue.task_done()
 
     async def _write(self, event: dict[str, Any], at: float) -> None:
         decision = self.correlator.correlate(event, at)

@@ -132,3 +132,74 @@ async def test_recorder_never_blocks_and_drops_when_full():
     with pytest.raises(ValueError):
         rec.event(POD, "Info", "R", "bad type")
     await asyncio.sleep(0)
+
+
+class SlowSink(EventSink):
+    """Each write waits for ``release``; counts how many writes are outstanding at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.outstanding = 0
+        self.peak = 0
+
+    async def _slow(self) -> None:
+        self.outstanding += 1
+        self.peak = max(self.peak, self.outstanding)
+        try:
+            await self.release.wait()
+        finally:
+            self.outstanding -= 1
+
+    async def create(self, res: str, body: dict, namespace: str | None = None) -> dict:
+        await self._slow()
+        return await super().create(res, body, namespace)
+
+    async def patch(self, res: str, name: str, body: dict, patch_type: str, namespace: str | None = None) -> dict:
+        await self._slow()
+        return await super().patch(res, name, body, patch_type, namespace)
+
+
+async def _settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def test_recorder_writes_concurrently_up_to_its_bound():
+    sink = SlowSink()
+    rec = EventRecorder(sink, "scheduler", clock=FakeClock(), max_in_flight=3)  # type: ignore[arg-type]
+    for i in range(5):
+        rec.event(POD, "Normal", "Scheduled", f"assigned to node-{i}")  # five different events
+    await _settle()
+    assert sink.outstanding == 3  # three writes started at once, the other two wait for a slot
+    sink.release.set()
+    await rec.flush()
+    assert sink.peak == 3
+    assert sorted(c[1]["message"] for c in sink.calls) == [f"assigned to node-{i}" for i in range(5)]
+    await rec.stop()
+
+
+async def test_recorder_keeps_repeats_of_one_event_in_order_while_others_proceed():
+    sink = SlowSink()
+    clock = FakeClock()
+    rec = EventRecorder(sink, "kubelet", clock=clock)  # type: ignore[arg-type]
+    rec.event(POD, "Normal", "Pulled", "image pulled")
+    rec.event(POD, "Normal", "Pulled", "image pulled")  # a repeat: must wait for the first one's create
+    rec.event(NODE, "Normal", "Ready", "node ready")
+    await _settle()
+    assert sink.outstanding == 2  # the first Pulled and the node event; the repeat waits its turn
+    sink.release.set()
+    await rec.flush()
+    pulled = [c for c in sink.calls if c[0] == "patch" or c[1]["reason"] == "Pulled"]
+    assert [c[0] for c in pulled] == ["create", "patch"]
+    assert pulled[1][1] == (pulled[0][1]["metadata"]["name"], {"count": 2, "lastTimestamp": "2025-01-01T00:00:00Z"})
+    await rec.stop()
+
+
+async def test_recorder_stop_cancels_writes_that_do_not_finish():
+    sink = SlowSink()
+    rec = EventRecorder(sink, "c", clock=FakeClock())  # type: ignore[arg-type]
+    rec.event(POD, "Normal", "R", "never acknowledged")
+    await _settle()
+    await rec.stop(timeout=0.01)
+    assert sink.outstanding == 0 and not rec._writes

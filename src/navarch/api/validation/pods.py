@@ -7,10 +7,9 @@ and the long ``spec: Forbidden: pod updates may not change fields other than ...
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-from navarch.api import errors
+from navarch.api import errors, jsoncopy
 from navarch.api.errors import Cause
 from navarch.api.validation import gofmt, names
 from navarch.api.validation.objectmeta import validate_annotations, validate_labels
@@ -371,7 +370,9 @@ def validate_pod_update(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]
         out.append(errors.field_invalid("spec.activeDeadlineSeconds", None,
                                         "must not update from a positive integer to nil value"))
 
-    munged = copy.deepcopy(spec)
+    if spec == old_spec:
+        return out  # restoring the updatable fields from old_spec below would change nothing
+    munged = jsoncopy.deep_copy(spec)
     for key in ("containers", "initContainers"):
         old_list = old_spec.get(key) or []
         for i, c in enumerate(munged.get(key) or []):
@@ -397,6 +398,6 @@ def validate_pod_update(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]
 
 def _restore(target: dict[str, Any], source: dict[str, Any], key: str) -> None:
     if key in source:
-        target[key] = copy.deepcopy(source[key])
+        target[key] = jsoncopy.deep_copy(source[key])
     else:
         target.pop(key, None)

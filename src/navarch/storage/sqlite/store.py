@@ -59,6 +59,7 @@ class SqliteStore:
             self._compactor = None
         writer, self._writer = self._writer, None
         if writer is not None:
+            writer.hand_over()
             await asyncio.to_thread(writer.stop)
             # Results of the last batch are delivered via call_soon_threadsafe: let them run.
             await asyncio.sleep(0)

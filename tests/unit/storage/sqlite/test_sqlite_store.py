@@ -68,6 +68,27 @@ async def test_concurrent_creates_are_grouped_into_few_commits(tmp_path: Path) -
         await store.close()
 
 
+async def test_writes_submitted_in_one_loop_turn_reach_the_writer_together(tmp_path: Path) -> None:
+    store = await open_store(tmp_path / "db")
+    try:
+        before = store.commit_count
+        # gather starts all 50 creates in one turn of the loop: one hand-over, one transaction.
+        results = await asyncio.gather(*(store.create(f"/k/{i:03}", b"v") for i in range(50)))
+        assert sorted(kv.mod_revision for kv in results) == list(range(1, 51))
+        assert store.commit_count - before == 1
+    finally:
+        await store.close()
+
+
+async def test_writes_submitted_just_before_close_are_committed(tmp_path: Path) -> None:
+    store = await open_store(tmp_path / "db")
+    pending = [asyncio.ensure_future(store.create(f"/k/{i}", b"v")) for i in range(3)]
+    await asyncio.sleep(0)  # the creates have submitted; their hand-over has not run yet
+    await store.close()
+    done = await asyncio.wait_for(asyncio.gather(*pending), 5)
+    assert [kv.mod_revision for kv in done] == [1, 2, 3]
+
+
 async def test_failed_operations_in_a_batch_do_not_affect_the_others(tmp_path: Path) -> None:
     store = await open_store(tmp_path / "db")
     try:
