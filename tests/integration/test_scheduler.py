@@ -32,7 +32,7 @@ NOT_READY = {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}
 def server() -> Iterator[NavarchServer]:
     """A server of its own per test: nodes are cluster-wide and each test shapes its own cluster."""
     root = Path(tempfile.mkdtemp(prefix="navarch-sched-"))
-    srv = NavarchServer(root / "data", free_port(), args=["--disable-agent"])
+    srv = NavarchServer(root / "data", free_port(), args=["--disable-agent", "--disable-controller-manager", "--disable-scheduler"])
     srv.start()
     try:
         yield srv
