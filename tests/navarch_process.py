@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -13,6 +15,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from tests.clients import kubectl_path
 
@@ -107,3 +110,22 @@ class Kubectl:
 
     def __call__(self, *args: str, **kw) -> str:
         return self.run(*args, **kw).stdout
+
+
+API_ONLY = ("--disable-scheduler", "--disable-controller-manager", "--disable-agent")
+
+
+@contextlib.contextmanager
+def running_server(prefix: str, *args: str, api_only: bool = True) -> Iterator[NavarchServer]:
+    """A ``navarch server`` in a temporary data dir on a free port, stopped and removed afterwards.
+
+    ``api_only`` leaves out the scheduler, controllers and node agent, so only the test (and the
+    components it runs itself) writes objects.
+    """
+    root = Path(tempfile.mkdtemp(prefix=f"navarch-{prefix}-"))
+    srv = NavarchServer(root / "data", free_port(), [*(API_ONLY if api_only else ()), *args])
+    try:
+        yield srv.start()
+    finally:
+        srv.stop()
+        shutil.rmtree(root, ignore_errors=True)

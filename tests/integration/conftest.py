@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from tests.clients import kubectl_path
-from tests.navarch_process import Kubectl, NavarchServer, free_port
+from tests.navarch_process import Kubectl, NavarchServer, running_server
 
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[NavarchServer]:
     """One navarch API server (SQLite store, no scheduler or controllers, so nothing but the test
     writes objects) shared by the API suites; each test uses its own namespace."""
-    root = Path(tempfile.mkdtemp(prefix="navarch-it-"))
-    srv = NavarchServer(root / "data", free_port(), ["--disable-scheduler", "--disable-controller-manager"])
-    srv.start()
-    try:
+    with running_server("it") as srv:
         yield srv
-    finally:
-        srv.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def _kubectl(version: str, srv: NavarchServer) -> Kubectl:

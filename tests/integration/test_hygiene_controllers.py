@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,21 +27,14 @@ from navarch.controllers.serviceaccount import ServiceAccountController
 from navarch.machinery.events import EventRecorder
 from navarch.machinery.factory import SharedInformerFactory
 from navarch.machinery.reflector import ReflectorOptions
-from tests.navarch_process import NavarchServer, free_port
+from tests.navarch_process import NavarchServer, running_server
 
 
 @pytest.fixture(scope="module")
 def bare_server() -> Iterator[NavarchServer]:
     """A server without its own controller manager or scheduler, so only the controllers under test act."""
-    root = Path(tempfile.mkdtemp(prefix="navarch-hygiene-"))
-    srv = NavarchServer(root / "data", free_port(), args=["--disable-controller-manager", "--disable-scheduler",
-                                                          "--disable-agent"])
-    srv.start()
-    try:
+    with running_server("hygiene") as srv:
         yield srv
-    finally:
-        srv.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.clients import kubectl_path
-from tests.navarch_process import Kubectl, NavarchServer, free_port
+from tests.navarch_process import Kubectl, NavarchServer, running_server
 
 # Every namespaced kind the server serves, one object each ({ns} is the test namespace).
 NAMESPACED = """\
@@ -374,15 +372,8 @@ def _sfx() -> str:
 @pytest.fixture(scope="module")
 def server() -> Iterator[NavarchServer]:
     """An API server alone: no scheduler, controllers or node agent act on what the tests store."""
-    root = Path(tempfile.mkdtemp(prefix="navarch-sweep-"))
-    srv = NavarchServer(root / "data", free_port(),
-                        args=["--disable-scheduler", "--disable-controller-manager", "--disable-agent"])
-    srv.start()
-    try:
+    with running_server("sweep") as srv:
         yield srv
-    finally:
-        srv.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def _client(version: str, srv: NavarchServer) -> Kubectl:

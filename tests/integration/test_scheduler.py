@@ -8,11 +8,8 @@ in ``navarch server`` would leave these pods alone.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterator
 
 import pytest
@@ -22,7 +19,7 @@ from navarch.machinery.events import EventRecorder
 from navarch.machinery.factory import SharedInformerFactory
 from navarch.scheduler.framework.profile import default_profile
 from navarch.scheduler.scheduler import Scheduler
-from tests.navarch_process import NavarchServer, free_port
+from tests.navarch_process import NavarchServer, running_server
 
 NAME = "it-scheduler"
 NOT_READY = {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}
@@ -31,14 +28,8 @@ NOT_READY = {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}
 @pytest.fixture
 def server() -> Iterator[NavarchServer]:
     """A server of its own per test: nodes are cluster-wide and each test shapes its own cluster."""
-    root = Path(tempfile.mkdtemp(prefix="navarch-sched-"))
-    srv = NavarchServer(root / "data", free_port(), args=["--disable-agent", "--disable-controller-manager", "--disable-scheduler"])
-    srv.start()
-    try:
+    with running_server("sched") as srv:
         yield srv
-    finally:
-        srv.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

@@ -10,12 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import shutil
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,7 +28,7 @@ from navarch.controllers.statefulset import StatefulSetController
 from navarch.machinery.events import EventRecorder
 from navarch.machinery.factory import SharedInformerFactory
 from navarch.machinery.reflector import ReflectorOptions
-from tests.navarch_process import NavarchServer, free_port
+from tests.navarch_process import NavarchServer, running_server
 
 log = logging.getLogger(__name__)
 FAST = ReflectorOptions(backoff_initial=0.1, backoff_max=0.5)
@@ -41,15 +38,8 @@ FAST = ReflectorOptions(backoff_initial=0.1, backoff_max=0.5)
 def bare_server() -> Iterator[NavarchServer]:
     """A server without its own controller manager, scheduler or node agent: the controllers under
     test are the only ones acting, so nothing races them."""
-    root = Path(tempfile.mkdtemp(prefix="navarch-wl-"))
-    srv = NavarchServer(root / "data", free_port(),
-                        args=["--disable-controller-manager", "--disable-scheduler", "--disable-agent"])
-    srv.start()
-    try:
+    with running_server("wl") as srv:
         yield srv
-    finally:
-        srv.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
