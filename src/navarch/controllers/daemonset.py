@@ -336,13 +336,9 @@ class DaemonSetController(QueueController):
             self.enqueue(ds)
 
     def _pod_added(self, pod: Obj) -> None:
-        key = wl.controller_key(pod, KIND)
+        key = wl.observe_added_pod(self.expectations, pod, KIND)
         if key is None:
             return
-        if wl.is_terminating(pod):
-            self.expectations.deletion_observed(key, wl.meta(pod).get("uid", ""))
-        else:
-            self.expectations.creation_observed(key)
         self.queue.add(key)
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:

@@ -267,13 +267,9 @@ class JobController(QueueController):
         self._written.pop(key, None)
 
     def _pod_added(self, pod: Obj) -> None:
-        key = wl.controller_key(pod, KIND)
+        key = wl.observe_added_pod(self.expectations, pod, KIND)
         if key is None:
             return
-        if wl.is_terminating(pod):
-            self.expectations.deletion_observed(key, wl.meta(pod).get("uid", ""))
-        else:
-            self.expectations.creation_observed(key)
         self._seen_finalizer_state(key, pod)
         self.queue.add(key)
 

@@ -169,3 +169,16 @@ def controller_key(obj: Obj, kind: str) -> str | None:
             ns = meta(obj).get("namespace")
             return f"{ns}/{ref.get('name')}" if ns else str(ref.get("name"))
     return None
+
+
+def observe_added_pod(expectations: Any, pod: Obj, kind: str) -> str | None:
+    """A pod appeared in the cache: lower its controller's expectations (a terminating one counts as
+    an observed deletion) and return the controller's key, or None for pods it does not own."""
+    key = controller_key(pod, kind)
+    if key is None:
+        return None
+    if is_terminating(pod):
+        expectations.deletion_observed(key, meta(pod).get("uid", ""))
+    else:
+        expectations.creation_observed(key)
+    return key
