@@ -41,6 +41,11 @@ class NotSupportedError(RuntimeFailure):
     """The runtime does not implement this operation (for example, exec on a simulated node)."""
 
 
+class CreateContainerConfigError(RuntimeFailure):
+    """The container cannot be created from its spec as given (a missing ConfigMap key, a process-runtime
+    container without ``command``); the kubelet reports waiting reason ``CreateContainerConfigError``."""
+
+
 class ImagePullError(RuntimeFailure):
     """The image could not be pulled; ``reason`` is the waiting reason the kubelet reports."""
 
