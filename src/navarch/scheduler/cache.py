@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from navarch.machinery.clock import Clock, RealClock
+from navarch.scheduler.framework.nodearrays import NodeArrays
 from navarch.scheduler.framework.types import NodeInfo, PodInfo
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ class Cache:
         self._node_list: list[NodeInfo] | None = None
         self._with_affinity = 0
         self._with_required_anti_affinity = 0
+        self._arrays: NodeArrays | None = None
+        self._dirty: set[str] = set()
 
     # ---- nodes -----------------------------------------------------------------------------------
 
@@ -53,6 +56,7 @@ class Cache:
             self._nodes[name] = info
         had_node = info.node is not None
         info.set_node(node)
+        self._dirty.add(name)
         if not had_node:
             self._node_list = None
         return info
@@ -76,6 +80,16 @@ class Cache:
         if self._node_list is None:
             self._node_list = [n for n in self._nodes.values() if n.node is not None]
         return self._node_list
+
+    def arrays(self) -> NodeArrays:
+        """``node_list()`` as columns, brought up to date with the nodes changed since last asked."""
+        nodes = self.node_list()
+        if self._arrays is None or self._arrays.nodes is not nodes:
+            self._arrays = NodeArrays(nodes)
+        elif self._dirty:
+            self._arrays.sync(self._dirty)
+        self._dirty.clear()
+        return self._arrays
 
     def get_node(self, name: str) -> NodeInfo | None:
         return self._nodes.get(name)
@@ -156,6 +170,7 @@ class Cache:
             info.name = node
             self._nodes[node] = info
         info.add_pod(pod)
+        self._dirty.add(node)
         if pod.has_affinity:
             self._with_affinity += 1
         if pod.required_anti_affinity:
@@ -166,6 +181,7 @@ class Cache:
         if info is None:
             return
         if info.remove_pod(pod.key) is not None:
+            self._dirty.add(node)
             if pod.has_affinity:
                 self._with_affinity -= 1
             if pod.required_anti_affinity:

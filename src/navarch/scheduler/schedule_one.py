@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
+
+import numpy as np
 
 from navarch.scheduler.framework.interface import CycleState, Diagnosis, FitError, NoNodesAvailable
+from navarch.scheduler.framework.nodearrays import NODE_ARRAYS, NodeArrays
 from navarch.scheduler.framework.runtime import Framework
 from navarch.scheduler.framework.status import Code, Status
 from navarch.scheduler.framework.types import NodeInfo, PodInfo
@@ -47,12 +50,20 @@ class Algorithm:
         self.percentage = percentage_of_nodes_to_score
         self.rng = rng or random.Random()
         self.next_start_node_index = 0
+        self._rows: np.ndarray | None = None  # rows of the last feasible list, when masks found it
 
     def schedule_pod(self, fwk: Framework, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo],
-                     nominated: Mapping[str, list[PodInfo]] | None = None) -> ScheduleResult:
+                     nominated: Mapping[str, list[PodInfo]] | None = None,
+                     arrays: NodeArrays | None = None) -> ScheduleResult:
+        """``arrays``, when given, are ``nodes`` as columns (``Cache.arrays()``): the same answer, faster."""
         if not nodes:
             raise NoNodesAvailable()
-        feasible, diagnosis = self.find_nodes_that_fit(fwk, state, pod, nodes, nominated or {})
+        if arrays is not None and arrays.nodes is not nodes:
+            arrays = None
+        if arrays is not None:
+            state.write(NODE_ARRAYS, arrays)
+        self._rows = None
+        feasible, diagnosis = self.find_nodes_that_fit(fwk, state, pod, nodes, nominated or {}, arrays)
         if not feasible:
             raise FitError(pod, len(nodes), diagnosis)
         if len(feasible) == 1:
@@ -60,12 +71,16 @@ class Algorithm:
         status = fwk.run_pre_score(state, pod, feasible)
         if status is not None:
             raise RuntimeError(status.message())
-        totals = fwk.run_score(state, pod, feasible)
+        rows = self._rows
+        if arrays is not None and rows is None:
+            rows = np.fromiter((arrays.row[n.name] for n in feasible), dtype=np.int64, count=len(feasible))
+        totals = fwk.run_score(state, pod, feasible, arrays, rows)
         host = self.select_host(feasible, totals)
         return ScheduleResult(host, len(feasible) + len(diagnosis.node_to_status), len(feasible))
 
     def find_nodes_that_fit(self, fwk: Framework, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo],
-                            nominated: Mapping[str, list[PodInfo]]) -> tuple[list[NodeInfo], Diagnosis]:
+                            nominated: Mapping[str, list[PodInfo]],
+                            arrays: NodeArrays | None = None) -> tuple[list[NodeInfo], Diagnosis]:
         diagnosis = Diagnosis()
         result, status = fwk.run_pre_filter(state, pod, nodes)
         if status is not None:
@@ -94,6 +109,10 @@ class Algorithm:
             candidates = [n for n in nodes if n.name in result.node_names]
         n_all = len(candidates)
         wanted = num_feasible_nodes_to_find(self.percentage, n_all) if n_all == len(nodes) else n_all
+        if arrays is not None and not nominated and candidates is nodes and n_all:
+            masks = self._filter_masks(filters, state, pod, arrays)
+            if masks is not None:
+                return self._fit_by_mask(fwk, state, pod, nodes, filters, masks, wanted, diagnosis), diagnosis
         feasible: list[NodeInfo] = []
         start = self.next_start_node_index % n_all if n_all else 0
         processed = 0
@@ -139,6 +158,58 @@ class Algorithm:
         return feasible, diagnosis
 
     @staticmethod
+    def _filter_masks(filters: list, state: CycleState, pod: PodInfo, arrays: NodeArrays) -> np.ndarray | None:
+        """The nodes every filter certainly passes, or None when some filter cannot say (then the
+        per-node loop runs, as it must call that filter on every node anyway)."""
+        sure: Any = True
+        for pl in filters:
+            fm = getattr(pl, "filter_mask", None)
+            m = fm(state, pod, arrays) if fm is not None else None
+            if m is None:
+                return None
+            if m is not True:
+                sure = m if sure is True else sure & m
+        if sure is True:
+            return np.ones(len(arrays), dtype=bool)
+        return sure
+
+    def _fit_by_mask(self, fwk: Framework, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo],
+                     filters: list, sure: np.ndarray, wanted: int, diagnosis: Diagnosis) -> list[NodeInfo]:
+        """``find_nodes_that_fit``'s loop with the masks: nodes in the rotation order, the first
+        ``wanted`` feasible ones; only nodes not certainly passing go through the per-node filters."""
+        n_all = len(nodes)
+        start = self.next_start_node_index % n_all
+        order = np.roll(np.arange(n_all), -start) if start else np.arange(n_all)
+        ok = sure[order]
+        cum_sure = np.cumsum(ok)
+        statuses = diagnosis.node_to_status
+        extra = 0
+        for pos in np.flatnonzero(~ok).tolist():
+            if pos and cum_sure[pos - 1] + extra >= wanted:
+                break
+            node = nodes[order[pos]]
+            s = fwk.run_filters(state, pod, node, filters)
+            if s is None:
+                ok[pos] = True
+                extra += 1
+            elif s.code == Code.ERROR:
+                raise RuntimeError(s.message())
+            else:
+                statuses[node.name] = s
+                if s.plugin:
+                    diagnosis.unschedulable_plugins.add(s.plugin)
+        cum = np.cumsum(ok)
+        processed = int(np.searchsorted(cum, wanted)) + 1 if cum[-1] >= wanted else n_all
+        rows = order[:processed][ok[:processed]]
+        self.next_start_node_index = (start + processed) % n_all
+        self._rows = rows
+        if processed < n_all:
+            # Statuses recorded past the cut-off belong to nodes upstream would not have evaluated.
+            for pos in np.flatnonzero(~ok[processed:]).tolist():
+                statuses.pop(nodes[order[processed + pos]].name, None)
+        return [nodes[i] for i in rows.tolist()]
+
+    @staticmethod
     def _fits(fwk: Framework, state: CycleState, pod: PodInfo, node: NodeInfo, filters: list,
               nominated: Mapping[str, list[PodInfo]]) -> Status | None:
         """Filters, and again with the node's nominated pods of equal or higher priority placed there
@@ -153,8 +224,11 @@ class Algorithm:
                 return s
         return fwk.run_filters(state, pod, node, filters)
 
-    def select_host(self, nodes: Sequence[NodeInfo], totals: Sequence[int]) -> str:
+    def select_host(self, nodes: Sequence[NodeInfo], totals: Any) -> str:
         """The highest total; ties broken uniformly at random (as upstream's reservoir sampling)."""
-        best = max(totals)
-        ties = [i for i, score in enumerate(totals) if score == best]
+        if isinstance(totals, np.ndarray):
+            ties = np.flatnonzero(totals == totals.max()).tolist()
+        else:
+            best = max(totals)
+            ties = [i for i, score in enumerate(totals) if score == best]
         return nodes[ties[0] if len(ties) == 1 else self.rng.choice(ties)].name

@@ -190,7 +190,8 @@ class Scheduler:
         state = CycleState()
         try:
             result = self.algorithm.schedule_pod(fwk, state, pod, self.cache.node_list(),
-                                                 self._nominated_view() if self._nominated else None)
+                                                 self._nominated_view() if self._nominated else None,
+                                                 self.cache.arrays())
         except FitError as fit:
             nominated = None
             if fwk.post_filter_plugins:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping, Sequence
 
+import numpy as np
+
 from navarch.scheduler.framework.interface import (
     BindPlugin, CycleState, EnqueueExtensions, FilterPlugin, Handle, NodeScore, Plugin, PostFilterPlugin,
     PostFilterResult, PreFilterPlugin, PreFilterResult, PreScorePlugin, QueueSortPlugin, ReservePlugin,
@@ -153,12 +155,21 @@ class Framework:
                 return s.with_plugin(pl.name)
         return None
 
-    def run_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
-        """Weighted totals per node, in ``nodes`` order. Raises on a plugin error."""
-        totals = [0] * len(nodes)
+    def run_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo],
+                  arrays: Any = None, rows: Any = None) -> Any:
+        """Weighted totals per node, in ``nodes`` order (a numpy array when ``arrays`` and their
+        ``rows`` for ``nodes`` are given, so plugins with ``score_array`` score all rows at once).
+        Raises on a plugin error."""
+        vector = arrays is not None and rows is not None
+        totals: Any = np.zeros(len(nodes), dtype=np.int64) if vector else [0] * len(nodes)
         skip = state.skip_score
         for pl in self.score_plugins:
             if pl.name in skip:
+                continue
+            weight = self.weights[pl.name]
+            score_array = getattr(pl, "score_array", None) if vector else None
+            if score_array is not None and not isinstance(pl, ScoreExtensions):
+                totals += score_array(state, pod, arrays, rows) * weight
                 continue
             score = pl.score
             raw = [score(state, pod, n) for n in nodes]
@@ -168,9 +179,11 @@ class Framework:
                 if s is not None and s.code != Code.SUCCESS:
                     raise RuntimeError(f"NormalizeScore plugin {pl.name}: {s.message()}")
                 raw = [ns.score for ns in scores]
-            weight = self.weights[pl.name]
-            for i, v in enumerate(raw):
-                totals[i] += v * weight
+            if vector:
+                totals += np.asarray(raw, dtype=np.int64) * weight
+            else:
+                for i, v in enumerate(raw):
+                    totals[i] += v * weight
         return totals
 
     def run_reserve(self, state: CycleState, pod: PodInfo, node_name: str) -> Status | None:

@@ -18,6 +18,9 @@ class NodeName:
     def events_to_register(self) -> list[ClusterEvent]:
         return [ClusterEvent(NODE, ActionType.ADD)]
 
+    def filter_mask(self, state: CycleState, pod: PodInfo, arrays: Any) -> bool | None:
+        return None if pod.node_name else True
+
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         if pod.node_name and pod.node_name != node.name:
             return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON)

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Mapping
 
+import numpy as np
+
 from navarch.scheduler.framework.interface import CycleState
+from navarch.scheduler.framework.nodearrays import NodeArrays
 from navarch.scheduler.framework.status import Code, Status
 from navarch.scheduler.framework.types import NODE, ActionType, ClusterEvent, NodeInfo, PodInfo
 from navarch.scheduler.plugins.helpers import tolerated
@@ -21,6 +24,9 @@ class NodeUnschedulable:
 
     def events_to_register(self) -> list[ClusterEvent]:
         return [ClusterEvent(NODE, ActionType.ADD | ActionType.UPDATE_NODE_TAINT)]
+
+    def filter_mask(self, state: CycleState, pod: PodInfo, arrays: NodeArrays) -> np.ndarray:
+        return arrays.plain
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         if node.node is None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Mapping, Sequence
 
+import numpy as np
+
 from navarch.scheduler.framework.interface import CycleState, NodeScore
+from navarch.scheduler.framework.nodearrays import NODE_ARRAYS, NodeArrays
 from navarch.scheduler.framework.status import Code, Status
 from navarch.scheduler.framework.types import MAX_NODE_SCORE, NODE, POD, ActionType, ClusterEvent, NodeInfo, PodInfo
 from navarch.scheduler.plugins.helpers import default_normalize_score, find_untolerated_taint, tolerated
@@ -26,6 +29,9 @@ class TaintToleration:
         return [ClusterEvent(NODE, ActionType.ADD | ActionType.UPDATE_NODE_TAINT),
                 ClusterEvent(POD, ActionType.UPDATE_POD_TOLERATIONS)]
 
+    def filter_mask(self, state: CycleState, pod: PodInfo, arrays: NodeArrays) -> np.ndarray:
+        return arrays.plain
+
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         if not node.taints:
             return None
@@ -36,6 +42,9 @@ class TaintToleration:
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status | None:
         # With no PreferNoSchedule taint on any candidate every node scores the same: skip the work.
+        arrays = state.get(NODE_ARRAYS)
+        if arrays is not None and not arrays.prefer_no_schedule:
+            return Status(Code.SKIP)
         if not any(t.get("effect") == "PreferNoSchedule" for n in nodes for t in n.taints):
             return Status(Code.SKIP)
         tolerations = [t for t in pod.tolerations if not t.get("effect") or t.get("effect") == "PreferNoSchedule"]
