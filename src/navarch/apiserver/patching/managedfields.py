@@ -161,25 +161,31 @@ def encode(managed: Managed) -> list[Json]:
 
 
 def fields_to_v1(fields: Iterable[Path]) -> Json:
+    # One pass builds the tree; members are marked with a key no path element can be (not a str).
     root: Json = {}
-    members: set[Path] = set()
     for path in fields:
         node = root
         for pe in path:
-            node = node.setdefault(pe, {})
-        members.add(path)
-    return _sorted_v1(root, (), members)
+            child = node.get(pe)
+            if child is None:
+                child = node[pe] = {}
+            node = child
+        node[_MEMBER] = True
+    return _sorted_v1(root)
 
 
-def _sorted_v1(node: Json, path: Path, members: set[Path]) -> Json:
-    out: Json = {}
-    if node and path in members:
-        out["."] = {}
+_MEMBER: Any = 0
+
+
+def _sorted_v1(node: Json) -> Json:
+    member = node.pop(_MEMBER, False)
+    out: Json = {".": {}} if member and node else {}
     for pe in sorted(node, key=_pe_order):
-        out[pe] = _sorted_v1(node[pe], path + (pe,), members)
+        out[pe] = _sorted_v1(node[pe])
     return out
 
 
+@functools.lru_cache(maxsize=8192)
 def _pe_order(pe: str) -> tuple[int, Any]:
     kind, _, rest = pe.partition(":")
     rank = {"f": 0, "k": 1, "v": 2, "i": 3}.get(kind, 4)
@@ -391,6 +397,11 @@ class Comparison:
 
 
 def _drop_under(paths: Iterable[Path], prefixes: tuple[Path, ...]) -> set[Path]:
+    if not prefixes:
+        return set(paths)
+    if all(len(q) == 1 for q in prefixes):
+        tops = {q[0] for q in prefixes}
+        return {p for p in paths if not p or p[0] not in tops}
     return {p for p in paths if not any(p[:len(q)] == q for q in prefixes)}
 
 
@@ -437,6 +448,29 @@ class _Walker:
             self._to_set(child, child_node, p, out)
             if not named or (isinstance(child, dict) and not child):
                 out.add(p)
+
+    # Compare with nothing: what ``compare(_ABSENT, new).added`` would be, in one walk of ``new``.
+    def added(self, value: Any, node: Any, path: Path, out: set[Path]) -> None:
+        if value is None:
+            return
+        shape = self.types.shape(node, value)
+        kind = shape.kind
+        if kind == "leaf":
+            if path:
+                out.add(path)
+            return
+        if kind in ("listmap", "set"):
+            item_pe, items_node = self.types.item_pe, shape.items
+            for item in value:
+                if item is not None:
+                    self.added(item, items_node, path + (item_pe(shape, item),), out)
+        else:
+            schema = self.types.schema
+            for key, child in value.items():
+                if child is not None:
+                    self.added(child, shape.child(schema, key)[0], path + ("f:" + key,), out)
+        if path:
+            out.add(path)
 
     # Compare
     def compare(self, old: Any, new: Any) -> Comparison:
@@ -665,6 +699,7 @@ class FieldManager:
         self.api_version = api_version
         self.subresource = subresource
         self.ignored = ignored
+        self._zero_keys: tuple[str, ...] | None = None
 
     # sets
 
@@ -677,12 +712,42 @@ class FieldManager:
 
     def _zero(self) -> Json:
         """The empty object upstream compares a create with: Go's zero value keeps non-pointer structs."""
+        if self._zero_keys is None:
+            self._zero_keys = tuple(self._make_zero())
+        return {k: {} for k in self._zero_keys}
+
+    def _make_zero(self) -> Json:
         zero: Json = {"metadata": {}}
         props = (self.types.schema.resolve(self.root) or {}).get("properties") or {}
         for name in ("spec", "status"):
             if name in props and self.types.schema_shape(props[name]).kind == "struct":
                 zero[name] = {}
         return zero
+
+    def _created(self, new: Json) -> set[Path]:
+        """The fields a create sets: ``compare(self._zero(), new)``'s added and modified, walked once.
+        The zero object's structs (metadata, spec, status) are there already, so their own paths
+        are not added; only what is under them."""
+        zero = self._zero()
+        out: set[Path] = set()
+        walker = self.walker
+        root_shape = self.types.shape(walker.root, new)
+        for key, value in new.items():
+            if key == "metadata" and isinstance(value, dict) and "managedFields" in value:
+                value = {k: v for k, v in value.items() if k != "managedFields"}
+            if key in zero:
+                if not isinstance(value, dict):
+                    cmp = walker.compare(zero, _without_managed_fields(new))
+                    return cmp.added | cmp.modified
+                node, _ = root_shape.child(self.types.schema, key)
+                shape = self.types.shape(node, value)
+                schema = self.types.schema
+                for child_key, child in value.items():
+                    if child is not None:
+                        walker.added(child, shape.child(schema, child_key)[0], ("f:" + key, "f:" + child_key), out)
+            elif value is not None:
+                walker.added(value, root_shape.child(self.types.schema, key)[0], ("f:" + key,), out)
+        return out
 
     def _owned(self, changed: Iterable[Path]) -> FieldSet:
         return frozenset(p for p in _drop_under(changed, self.ignored) if p not in _STRIPPED)
@@ -711,6 +776,11 @@ class FieldManager:
                 source, managed = None, {}
         if live is not None and not managed:
             return None
+        if live is None and not managed:
+            owned = self._owned(self._created(new))
+            if not owned:
+                return []
+            return encode({("", ""): Entry(manager, UPDATE, self.api_version, owned, now, self.subresource)})
         # An entry with no fields (``[{}]`` from a client) is how managedFields are reset.
         mutated = False
         for key in [k for k, e in managed.items() if not e.fields]:

@@ -363,3 +363,39 @@ def test_kubectl_takes_over_client_side_applied_values() -> None:
 
 def test_last_applied_json_matches_go() -> None:
     assert mf.last_applied_json({"b": "<x>", "a": 1}) == '{"a":1,"b":"\\u003cx\\u003e"}\n'
+
+
+CREATE_CORPUS = [
+    ("io.k8s.api.core.v1.Pod", {"apiVersion": "v1", "kind": "Pod",
+                                "metadata": {"name": "p", "labels": {"a": "b"}, "annotations": {}, "finalizers": ["x"]},
+                                "spec": {"containers": [{"name": "c", "image": "i", "ports": [
+                                    {"containerPort": 80, "protocol": "TCP"}, {"containerPort": 53, "protocol": "UDP"}],
+                                    "resources": {"requests": {"cpu": "1"}}, "env": [{"name": "A", "value": None}]}],
+                                    "securityContext": {}, "nodeSelector": None, "tolerations": [
+                                        {"key": "k", "operator": "Exists"}]},
+                                "status": {"phase": "Pending", "conditions": [{"type": "Ready", "status": "False"}]}}),
+    ("io.k8s.api.core.v1.Pod", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {},
+                                "status": {}}),
+    ("io.k8s.api.core.v1.Pod", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": "oops"}),
+    ("io.k8s.api.core.v1.Service", {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+                                    "spec": {"ports": [{"port": 80, "targetPort": "http"}, {"port": 81, "targetPort": 8}],
+                                             "selector": {"app": "x"}, "ipFamilies": ["IPv4"]}}),
+    ("io.k8s.api.apps.v1.Deployment", {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+                                       "spec": {"replicas": 2, "selector": {"matchLabels": {"a": "b"}},
+                                                "template": {"metadata": {"labels": {"a": "b"}},
+                                                             "spec": {"containers": [{"name": "c", "image": "i"}]}}},
+                                       "unknownTopLevel": {"x": 1}}),
+    (CM, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "managedFields": []},
+          "data": {"a": "1", "b": None}, "binaryData": {}}),
+    ("io.k8s.api.core.v1.Event", {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e"},
+                                  "involvedObject": {"kind": "Pod", "name": "p"}, "count": 1, "eventTime": None}),
+]
+
+
+@pytest.mark.parametrize("definition,obj", CREATE_CORPUS, ids=[f"{i}" for i in range(len(CREATE_CORPUS))])
+@pytest.mark.parametrize("ignored", [(), (("f:status",),)], ids=["all", "no-status"])
+def test_create_walk_matches_the_comparison_with_the_zero_object(definition, obj, ignored) -> None:
+    fm = manager(definition, ignored=ignored)
+    cmp = fm.walker.compare(fm._zero(), mf._without_managed_fields(obj)).without(ignored)
+    assert fm._owned(fm._created(obj)) == fm._owned(cmp.added | cmp.modified)
+    assert fm._created(obj)  # every object here sets something
