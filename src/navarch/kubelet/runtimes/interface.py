@@ -251,6 +251,10 @@ class PortStream(Protocol):
 
     async def write(self, data: bytes) -> None: ...
 
+    async def write_eof(self) -> None:
+        """Half-close: the client finished sending (kubectl's local side closed its write end)."""
+        ...
+
     async def close(self) -> None: ...
 
 
