@@ -1,0 +1,116 @@
+"""Per-container cgroups (v1 hierarchies, as on these machines: see docs/runtime-process.md).
+
+Each container gets ``navarch/<container id>`` in the memory, cpu and pids hierarchies:
+- memory: ``memory.limit_in_bytes`` (and ``memory.memsw.limit_in_bytes`` when swap is accounted, so
+  the limit cannot be dodged by swapping); the kernel's OOM killer then SIGKILLs inside the group and
+  counts it in ``memory.oom_control`` (``oom_kill``), which is how an exit is known to be OOMKilled;
+- cpu: CFS quota ``cpu_millis * period / 1000`` per 100 ms period (upstream's conversion);
+- pids: no limit, but membership lets the shim find and kill every process the container left.
+Only the standard library is imported: the shim uses this module.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import time
+from dataclasses import dataclass
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+PARENT = "navarch"
+CONTROLLERS = ("memory", "cpu", "pids")
+CFS_PERIOD_US = 100_000
+MIN_QUOTA_US = 1_000  # the kernel's minimum quota
+
+
+def available() -> bool:
+    """Whether this process can create v1 cgroups for every controller we use."""
+    if os.geteuid() != 0:
+        return False
+    return all(os.access(os.path.join(CGROUP_ROOT, c, "cgroup.procs"), os.W_OK) for c in CONTROLLERS)
+
+
+@dataclass(frozen=True)
+class Cgroup:
+    """One container's cgroup: the same relative path in each controller's hierarchy."""
+
+    name: str  # relative to each hierarchy's root, e.g. navarch/<id>
+
+    @classmethod
+    def for_container(cls, container_id: str) -> Cgroup:
+        return cls(f"{PARENT}/{container_id}")
+
+    def path(self, controller: str) -> str:
+        return os.path.join(CGROUP_ROOT, controller, self.name)
+
+    def create(self, *, cpu_millis: int | None, memory_bytes: int | None) -> None:
+        for controller in CONTROLLERS:
+            os.makedirs(self.path(controller), exist_ok=True)
+        if memory_bytes:
+            _write(self.path("memory"), "memory.limit_in_bytes", str(memory_bytes))
+            memsw = os.path.join(self.path("memory"), "memory.memsw.limit_in_bytes")
+            if os.path.exists(memsw):
+                _write(self.path("memory"), "memory.memsw.limit_in_bytes", str(memory_bytes))
+        if cpu_millis:
+            quota = max(cpu_millis * CFS_PERIOD_US // 1000, MIN_QUOTA_US)
+            _write(self.path("cpu"), "cpu.cfs_period_us", str(CFS_PERIOD_US))
+            _write(self.path("cpu"), "cpu.cfs_quota_us", str(quota))
+
+    def join(self, pid: int = 0) -> None:
+        """Move ``pid`` (0: the calling process) into every controller's group."""
+        for controller in CONTROLLERS:
+            _write(self.path(controller), "cgroup.procs", str(pid or os.getpid()))
+
+    def pids(self) -> list[int]:
+        try:
+            with open(os.path.join(self.path("memory"), "cgroup.procs")) as f:
+                return [int(line) for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
+
+    def kill_all(self) -> None:
+        """SIGKILL whatever is still in the group (processes that left the container's process group)."""
+        for _ in range(10):
+            pids = self.pids()
+            if not pids:
+                return
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.01)
+
+    def oom_killed(self) -> bool:
+        try:
+            with open(os.path.join(self.path("memory"), "memory.oom_control")) as f:
+                for line in f:
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill":
+                        return int(value) > 0
+        except FileNotFoundError:
+            pass
+        return False
+
+    def remove(self) -> None:
+        """Remove the group (killing stragglers first); missing groups are fine."""
+        self.kill_all()
+        for controller in CONTROLLERS:
+            path = self.path(controller)
+            for attempt in range(50):
+                try:
+                    os.rmdir(path)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError as e:
+                    # EBUSY while the last killed process is still being torn down.
+                    if e.errno != errno.EBUSY or attempt == 49:
+                        raise
+                    time.sleep(0.01)
+
+
+def _write(directory: str, name: str, value: str) -> None:
+    with open(os.path.join(directory, name), "w") as f:
+        f.write(value)

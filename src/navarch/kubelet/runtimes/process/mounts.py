@@ -1,0 +1,78 @@
+"""The container's own mount namespace, set up in the forked child just before exec.
+
+Python 3.11 has no ``os.unshare`` nor ``mount``: this calls libc through ctypes (no extra process,
+and errors come back as errno). Steps, as runc does them for bind mounts:
+1. ``unshare(CLONE_NEWNS)``: a private copy of the host's mount table;
+2. ``/`` made recursively slave: mounts made later on the host (new volumes) still propagate in,
+   while the container's own mounts never leak out to the host;
+3. each Mount bind-mounted (recursively) at its container path, creating the target first (a
+   directory, or an empty file when the source is a file: the target must be of the same kind);
+   note that without a separate root filesystem the target is created on the host's filesystem;
+4. read-only mounts remounted with ``MS_RDONLY`` (a bind mount takes that only on a remount).
+Only the standard library is imported: the shim uses this module.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from collections.abc import Sequence
+from typing import Any
+
+CLONE_NEWNS = 0x00020000
+MS_RDONLY = 0x1
+MS_REMOUNT = 0x20
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+
+
+class Libc:
+    """libc's unshare/mount/setns, loaded once in the parent so the child only calls them."""
+
+    def __init__(self) -> None:
+        self._libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        self._libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
+                                     ctypes.c_void_p)
+        self._libc.unshare.argtypes = (ctypes.c_int,)
+        self._libc.setns.argtypes = (ctypes.c_int, ctypes.c_int)
+
+    def unshare(self, flags: int) -> None:
+        self._check(self._libc.unshare(flags), "unshare")
+
+    def setns(self, fd: int, nstype: int = 0) -> None:
+        self._check(self._libc.setns(fd, nstype), "setns")
+
+    def mount(self, source: str | None, target: str, fstype: str | None, flags: int) -> None:
+        self._check(self._libc.mount(_b(source), _b(target), _b(fstype), flags, None),
+                    f"mount {source or ''} on {target}")
+
+    @staticmethod
+    def _check(result: int, what: str) -> None:
+        if result != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _b(value: str | None) -> bytes | None:
+    return value.encode() if value is not None else None
+
+
+def setup_mount_namespace(libc: Libc, mounts: Sequence[dict[str, Any]]) -> None:
+    """Run in the container's process after fork, before exec. ``mounts`` are Mount dicts
+    (container_path, host_path, readonly)."""
+    libc.unshare(CLONE_NEWNS)
+    libc.mount(None, "/", None, MS_REC | MS_SLAVE)
+    for m in mounts:
+        source, target = m["host_path"], m["container_path"]
+        if os.path.isdir(source):
+            os.makedirs(target, exist_ok=True)
+        elif not os.path.exists(target):
+            os.makedirs(os.path.dirname(target) or "/", exist_ok=True)
+            with open(target, "a"):
+                pass
+        libc.mount(source, target, None, MS_BIND | MS_REC)
+        if m.get("readonly"):
+            libc.mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY)

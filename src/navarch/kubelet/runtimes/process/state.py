@@ -1,0 +1,92 @@
+"""The on-disk layout of the process runtime, shared by the runtime and the shims.
+
+Everything a restarted kubelet needs to adopt running containers lives in files, each written by
+exactly one party and replaced atomically (write to a temp file, rename), so a reader never sees half
+a record and no two writers ever race on one file:
+
+    {root}/sandboxes/{sandbox id}/sandbox.json   runtime: the sandbox config, IP and state
+    {root}/containers/{container id}/
+        config.json     runtime, at create: what to run and how (immutable afterwards)
+        started.json    shim, once the process runs: pid, its /proc start time, start time
+        exit.json       shim, after the process ended and its output is fully logged: exit code,
+                        finish time, OOM kill (or the runtime, when the shim itself died)
+        reported        runtime: the exit was delivered to subscribers (adoption replays the rest)
+        container.log   shim: the CRI-format log (rotated as container.log.1, .2, ...)
+        shim.log        the shim's own stderr, for debugging
+
+Only the standard library is imported: the shim imports this module at every container start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+SANDBOXES = "sandboxes"
+CONTAINERS = "containers"
+SANDBOX_FILE = "sandbox.json"
+CONFIG_FILE = "config.json"
+STARTED_FILE = "started.json"
+EXIT_FILE = "exit.json"
+REPORTED_FILE = "reported"
+LOG_FILE = "container.log"
+SHIM_LOG_FILE = "shim.log"
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Replace ``path`` atomically and durably enough for a crash of the writer (not of the host)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(json.dumps(value, sort_keys=True).encode())
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> Any | None:
+    """The record, or None when it is not there (yet, or any more)."""
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read())
+    except FileNotFoundError:
+        return None
+
+
+def shim_socket_name(container_id: str) -> str:
+    """The shim's control socket, in the abstract namespace: no file to clean up and no 108-byte
+    limit on the path of the root dir. Shims check the peer's uid (SO_PEERCRED) on every connection,
+    since abstract sockets have no file permissions."""
+    return f"\0navarch-shim/{container_id}/control"
+
+
+def attach_socket_name(container_id: str) -> str:
+    return f"\0navarch-shim/{container_id}/attach"
+
+
+def proc_start_time(pid: int) -> int | None:
+    """Field 22 of /proc/PID/stat (start time in clock ticks since boot), which tells a live process
+    from a later one that reused its pid; None when no such process exists."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    # The command name (field 2) may contain spaces and parentheses: split after its last ")".
+    fields = data[data.rindex(b")") + 2:].split()
+    return int(fields[19])
+
+
+def same_process(pid: int, start_time: int | None) -> bool:
+    current = proc_start_time(pid)
+    return current is not None and (start_time is None or current == start_time)
+
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def container_env(envs: dict[str, str]) -> dict[str, str]:
+    """The container's environment: exactly its own variables, plus the PATH an image would give
+    (containerd adds the image's; without an image, the usual default)."""
+    env = dict(envs)
+    env.setdefault("PATH", DEFAULT_PATH)
+    return env
