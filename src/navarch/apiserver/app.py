@@ -23,6 +23,7 @@ from navarch.api.resources import REGISTRY, ResourceInfo
 from navarch.apiserver.allocators import ServiceAllocator
 from navarch.apiserver.authn import Authenticator, User
 from navarch.apiserver.handlers import RequestInfo, ResourceAPI, check_write_options
+from navarch.apiserver.kubeletproxy import KubeletClientConfig, KubeletProxy, is_proxied
 from navarch.apiserver.watchcache import WatchCache
 from navarch.storage import Store
 
@@ -42,6 +43,11 @@ class APIServerConfig:
     service_cidr: str = "10.96.0.0/12"
     min_request_timeout: int = 1800
     watch_cache_history: float = 300.0
+    # The API server's client certificate towards kubelets, and the CA that signed the kubelets'
+    # serving certificates (unset: not verified, as upstream without --kubelet-certificate-authority).
+    kubelet_client_cert: Path | None = None
+    kubelet_client_key: Path | None = None
+    kubelet_certificate_authority: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -79,6 +85,9 @@ class APIServer:
         self.allocator = ServiceAllocator(config.service_cidr)
         self.api = ResourceAPI(store, self.cache, self.allocator, config.min_request_timeout)
         self.authn = Authenticator(token_file=config.token_auth_file)
+        self.kubelet_proxy = KubeletProxy(self.api, KubeletClientConfig(
+            client_cert=config.kubelet_client_cert, client_key=config.kubelet_client_key,
+            certificate_authority=config.kubelet_certificate_authority))
         self.ready = asyncio.Event()
         self.runner: web.AppRunner | None = None
         self.requests_total = 0
@@ -130,6 +139,7 @@ class APIServer:
     async def stop(self) -> None:
         if self.runner is not None:
             await self.runner.cleanup()
+        await self.kubelet_proxy.close()
         await self.cache.stop()
         await self.store.close()
 
@@ -238,6 +248,8 @@ class APIServer:
     async def _serve(self, info: RequestInfo) -> web.StreamResponse:
         api = self.api
         v = info.verb
+        if info.subresource and is_proxied(info):
+            return await self.kubelet_proxy.serve(info)
         check_write_options(info)
         if info.subresource:
             if v == "get":

@@ -43,6 +43,14 @@ def add_apiserver_flags(p: argparse.ArgumentParser) -> None:
                    help="seconds between store compactions; 0 disables (default: %(default)s)")
     p.add_argument("--compaction-retention", type=float, default=300.0,
                    help="seconds of store history kept for watches and paginated lists (default: %(default)s)")
+    p.add_argument("--kubelet-client-certificate", type=Path, default=None,
+                   help="client certificate the API server presents to kubelets (default: one generated "
+                        "in the data dir's PKI)")
+    p.add_argument("--kubelet-client-key", type=Path, default=None,
+                   help="key of --kubelet-client-certificate")
+    p.add_argument("--kubelet-certificate-authority", type=Path, default=None,
+                   help="CA bundle to verify kubelets' serving certificates with (default: not verified, "
+                        "as upstream)")
     p.add_argument("--watch-cache-history", type=float, default=300.0,
                    help="seconds of changes the watch cache can replay to watchers (default: %(default)s)")
 
@@ -123,7 +131,11 @@ async def serve(args: argparse.Namespace, on_ready=None) -> int:
                              tls_key=pki.serving.key, client_ca=pki.ca.cert,
                              token_auth_file=args.token_auth_file,
                              service_cidr=args.service_cluster_ip_range,
-                             watch_cache_history=args.watch_cache_history)
+                             watch_cache_history=args.watch_cache_history,
+                             kubelet_client_cert=args.kubelet_client_certificate or pki.kubelet_client.cert,
+                             kubelet_client_key=(args.kubelet_client_key if args.kubelet_client_certificate
+                                                 else pki.kubelet_client.key),
+                             kubelet_certificate_authority=args.kubelet_certificate_authority)
     store = open_store_from_args(args)
     server = APIServer(config, store)
     stop = asyncio.Event()

@@ -32,6 +32,9 @@ class ClusterPKI:
     ca: CertPaths
     serving: CertPaths
     admin: CertPaths
+    # The API server's client certificate towards kubelets (logs, exec, port-forward, nodes/proxy),
+    # named and grouped as kubeadm's apiserver-kubelet-client.
+    kubelet_client: CertPaths
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -89,6 +92,7 @@ def ensure_pki(data_dir: Path, *, extra_sans: list[str] = (), service_ip: str = 
         ca=CertPaths(tls / "ca.crt", tls / "ca.key"),
         serving=CertPaths(tls / "serving.crt", tls / "serving.key"),
         admin=CertPaths(tls / "admin.crt", tls / "admin.key"),
+        kubelet_client=CertPaths(tls / "apiserver-kubelet-client.crt", tls / "apiserver-kubelet-client.key"),
     )
     if not pki.ca.cert.exists():
         key = _new_key()
@@ -126,6 +130,8 @@ def ensure_pki(data_dir: Path, *, extra_sans: list[str] = (), service_ip: str = 
         pki.serving.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     if not pki.admin.cert.exists():
         issue_client_cert(pki.ca, "system:admin", ["system:masters"], pki.admin)
+    if not pki.kubelet_client.cert.exists():
+        issue_client_cert(pki.ca, "kube-apiserver-kubelet-client", ["system:masters"], pki.kubelet_client)
     return pki
 
 
