@@ -34,6 +34,9 @@ class NavarchServer:
     command: str = "server"
     proc: subprocess.Popen | None = None
     log_path: Path | None = None
+    # ``navarch server`` runs a local kubelet unless told not to; tests get it only when they ask,
+    # so that node counts, scheduling spreads and host processes stay theirs.
+    agent: bool = False
 
     @property
     def url(self) -> str:
@@ -46,8 +49,10 @@ class NavarchServer:
     def start(self, timeout: float = 30.0) -> "NavarchServer":
         self.log_path = self.data_dir.parent / f"navarch-{self.port}.log"
         log = open(self.log_path, "ab")
+        extra = ["--disable-agent"] if self.command == "server" and not self.agent and \
+            "--disable-agent" not in self.args else []
         cmd = [sys.executable, "-m", "navarch", self.command, "--data-dir", str(self.data_dir),
-               "--port", str(self.port), *self.args]
+               "--port", str(self.port), *self.args, *extra]
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         ctx = ssl.create_default_context()

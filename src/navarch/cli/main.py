@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("server", "apiserver", "scheduler", "controller-manager", "sim-nodes", "datastore", "kubectl")
+SUBCOMMANDS = ("server", "apiserver", "scheduler", "controller-manager", "kubelet", "sim-nodes", "datastore", "kubectl")
 
 
 def build_parser() -> argparse.ArgumentParser:

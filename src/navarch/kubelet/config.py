@@ -36,6 +36,12 @@ class KubeletConfig:
     pod_resync_interval: float = POD_RESYNC_INTERVAL
     kubelet_port: int = KUBELET_PORT
     record_events: bool = True
+    # --root-dir: where the node keeps pod directories (volumes) and its own state; "" for nodes
+    # that keep nothing on disk (simulated).
+    root_dir: str = ""
+    # --register-node: create the Node if missing; False adopts one made by someone else and waits
+    # (retrying) until it exists, as upstream.
+    register_node: bool = True
 
     @property
     def allocatable_resources(self) -> Mapping[str, str]:

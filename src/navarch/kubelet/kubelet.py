@@ -13,11 +13,12 @@ and status rounds, pod syncs) from shared queues, which is what lets one process
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Mapping
+from typing import Any, Awaitable, Callable, Mapping
 
 from navarch.client.rest import Client
 from navarch.kubelet.backoff import CrashLoopBackOff
 from navarch.kubelet.config import KubeletConfig
+from navarch.kubelet.machine import NodePressure
 from navarch.kubelet.nodelease import NodeLease
 from navarch.kubelet.nodestatus import NodeStatusReporter
 from navarch.kubelet.podworkers import PodWorkers, Requeue
@@ -31,7 +32,10 @@ log = logging.getLogger(__name__)
 
 class Kubelet:
     def __init__(self, config: KubeletConfig, runtime: Runtime, client: Client, *, clock: Clock | None = None,
-                 recorder: EventRecorder | None = None) -> None:
+                 recorder: EventRecorder | None = None,
+                 pressure: Callable[[], Awaitable[NodePressure]] | None = None) -> None:
+        """``pressure``: the machine's memory/disk/PID pressure, read at each node status round
+        (``machine.PressureMonitor``); None for nodes without a machine (simulated)."""
         self.config = config
         self.name = config.node_name
         self.runtime = runtime
@@ -40,7 +44,7 @@ class Kubelet:
         self._current_node: Callable[[], Mapping[str, Any] | None] = lambda: None
         self._version: VersionInfo | None = None
         self.node_status = NodeStatusReporter(client, config, self.clock, lambda: self._current_node(),
-                                              self._runtime_conditions, self._runtime_version)
+                                              self._runtime_conditions, self._runtime_version, pressure)
         self.lease = NodeLease(client, config.node_name, self.clock, config.lease_duration,
                                lambda: self.node_status.uid)
         self.status_manager = StatusManager(client, config.node_name)

@@ -17,12 +17,13 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Awaitable, Callable, Mapping, Sequence
 
 import navarch
 from navarch.client.errors import ApiError, is_already_exists, is_not_found
 from navarch.client.rest import Client
 from navarch.kubelet.config import KubeletConfig
+from navarch.kubelet.machine import NodePressure
 from navarch.kubelet.podstatus import rfc3339
 from navarch.kubelet.runtimes.interface import RuntimeCondition, VersionInfo
 from navarch.machinery.clock import Clock
@@ -87,16 +88,27 @@ def ready_condition(runtime: Sequence[RuntimeCondition]) -> tuple[str, str, str]
     return "True", "KubeletReady", "kubelet is posting ready status"
 
 
+def pressure_conditions(pressure: NodePressure) -> list[tuple[str, str, str, str]]:
+    """(type, status, reason, message) of the three pressure conditions (upstream's setters)."""
+    return [
+        (MEMORY_PRESSURE, "True", "KubeletHasInsufficientMemory", "kubelet has insufficient memory available")
+        if pressure.memory else
+        (MEMORY_PRESSURE, "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+        (DISK_PRESSURE, "True", "KubeletHasDiskPressure", "kubelet has disk pressure")
+        if pressure.disk else
+        (DISK_PRESSURE, "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+        (PID_PRESSURE, "True", "KubeletHasInsufficientPID", "kubelet has insufficient PID available")
+        if pressure.pid else
+        (PID_PRESSURE, "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+    ]
+
+
 def node_status(config: KubeletConfig, old: Mapping[str, Any], now: datetime,
-                runtime: Sequence[RuntimeCondition], version: VersionInfo, boot_id: str) -> dict[str, Any]:
+                runtime: Sequence[RuntimeCondition], version: VersionInfo, boot_id: str,
+                pressure: NodePressure = NodePressure()) -> dict[str, Any]:
     """The status this kubelet reports now; transition times carried over from ``old``."""
     ready = ready_condition(runtime)
-    wanted = [
-        (MEMORY_PRESSURE, "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-        (DISK_PRESSURE, "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-        (PID_PRESSURE, "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-        (READY, *ready),
-    ]
+    wanted = [*pressure_conditions(pressure), (READY, *ready)]
     old_conds = {c.get("type"): c for c in old.get("conditions") or []}
     stamp = rfc3339(now)
     conditions = []
@@ -147,13 +159,16 @@ class NodeStatusReporter:
 
     def __init__(self, client: Client, config: KubeletConfig, clock: Clock,
                  current_node: Callable[[], Mapping[str, Any] | None],
-                 runtime_conditions: Callable[[], Any], runtime_version: Callable[[], Any]) -> None:
+                 runtime_conditions: Callable[[], Any], runtime_version: Callable[[], Any],
+                 pressure: Callable[[], Awaitable[NodePressure]] | None = None) -> None:
+        """``pressure`` reads the machine's pressure at each round; None reports none (simulated)."""
         self.client = client
         self.config = config
         self.clock = clock
         self._current_node = current_node
         self._runtime_conditions = runtime_conditions
         self._runtime_version = runtime_version
+        self._pressure = pressure
         self.boot_id = config.node_info.get("bootID") or str(uuid.uuid4())
         self.node: dict[str, Any] | None = None  # our last write's answer
         self.registered = False
@@ -171,6 +186,14 @@ class NodeStatusReporter:
 
     async def register(self) -> None:
         """Create the Node (or adopt the existing one); raises to be retried."""
+        if not self.config.register_node:
+            # Someone else creates the Node (upstream --register-node=false); NotFound is retried.
+            existing = await self.client.get("nodes", self.config.node_name)
+            self.node = await self._reconcile(existing)
+            log.info("node %s found; not registering it (--register-node=false)", self.config.node_name)
+            self.registered = True
+            self._last_report = self.clock.monotonic()
+            return
         body = initial_node(self.config)
         body["status"] = await self._compute({})
         try:
@@ -228,7 +251,8 @@ class NodeStatusReporter:
     async def _compute(self, old: Mapping[str, Any]) -> dict[str, Any]:
         conditions = await self._runtime_conditions()
         version = await self._runtime_version()
-        return node_status(self.config, old, self.clock.now(), conditions, version, self.boot_id)
+        pressure = await self._pressure() if self._pressure is not None else NodePressure()
+        return node_status(self.config, old, self.clock.now(), conditions, version, self.boot_id, pressure)
 
     async def _reconcile(self, existing: dict[str, Any]) -> dict[str, Any]:
         """Upstream ``updateDefaultLabels`` plus the pod CIDR for a Node that never got one."""

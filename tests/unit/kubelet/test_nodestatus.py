@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from navarch.kubelet.config import KubeletConfig
 from navarch.kubelet.nodestatus import initial_node, node_status, status_changed
 from navarch.kubelet.runtimes.interface import RuntimeCondition, VersionInfo
@@ -59,3 +61,89 @@ def test_conditions_of_other_writers_are_kept() -> None:
     old = {"conditions": [{"type": "NetworkUnavailable", "status": "False", "reason": "RouteCreated"}]}
     st = node_status(CFG, old, T0, OK, VERSION, "b")
     assert st["conditions"][-1] == old["conditions"][0]
+
+
+def test_pressure_turns_conditions_true_with_upstream_reasons() -> None:
+    from navarch.kubelet.machine import NodePressure
+
+    first = node_status(CFG, {}, T0, OK, VERSION, "b")
+    st = node_status(CFG, first, T0 + timedelta(seconds=10), OK, VERSION, "b",
+                     NodePressure(memory=True, disk=True, pid=True))
+    by = {c["type"]: c for c in st["conditions"]}
+    assert [(by[t]["status"], by[t]["reason"], by[t]["message"]) for t in
+            ("MemoryPressure", "DiskPressure", "PIDPressure")] == [
+        ("True", "KubeletHasInsufficientMemory", "kubelet has insufficient memory available"),
+        ("True", "KubeletHasDiskPressure", "kubelet has disk pressure"),
+        ("True", "KubeletHasInsufficientPID", "kubelet has insufficient PID available")]
+    assert by["MemoryPressure"]["lastTransitionTime"] == "2025-01-01T00:00:10Z"
+    assert by["Ready"]["status"] == "True"
+    assert status_changed(first, st)
+
+
+class NodesOnlyClient:
+    """Just enough of the REST client for one Node: create, get and merge-patches of it."""
+
+    def __init__(self, node: dict | None = None) -> None:
+        self.node = node
+        self.created = 0
+
+    async def create(self, resource: str, body: dict) -> dict:
+        self.created += 1
+        self.node = {**body, "metadata": {**body["metadata"], "uid": "u1", "resourceVersion": "1"}}
+        return self.node
+
+    async def get(self, resource: str, name: str) -> dict:
+        from navarch.client.errors import ApiError
+
+        if self.node is None:
+            raise ApiError({"kind": "Status", "code": 404, "reason": "NotFound", "message": "nodes not found"})
+        return self.node
+
+    async def patch(self, resource: str, name: str, body: dict, kind: str, subresource: str = "") -> dict:
+        assert self.node is not None
+        for key, value in body.items():
+            self.node[key] = {**self.node.get(key, {}), **value}
+        return self.node
+
+
+def reporter(client: NodesOnlyClient, cfg: KubeletConfig, pressure=None):
+    from navarch.kubelet.nodestatus import NodeStatusReporter
+    from navarch.machinery.clock import FakeClock
+
+    async def conditions():
+        return OK
+
+    async def version():
+        return VERSION
+
+    return NodeStatusReporter(client, cfg, FakeClock(T0), lambda: None, conditions, version, pressure)  # type: ignore[arg-type]
+
+
+async def test_registration_reports_the_machines_pressure() -> None:
+    from navarch.kubelet.machine import NodePressure
+
+    async def disk_full() -> NodePressure:
+        return NodePressure(disk=True)
+
+    client = NodesOnlyClient()
+    await reporter(client, CFG, disk_full).register()
+    by = {c["type"]: c["status"] for c in client.node["status"]["conditions"]}
+    assert by == {"MemoryPressure": "False", "DiskPressure": "True", "PIDPressure": "False", "Ready": "True"}
+
+
+async def test_without_register_node_an_absent_node_is_retried_not_created() -> None:
+    from dataclasses import replace
+
+    from navarch.client.errors import ApiError
+
+    cfg = replace(CFG, register_node=False)
+    client = NodesOnlyClient()
+    r = reporter(client, cfg)
+    with pytest.raises(ApiError):
+        await r.register()
+    assert client.created == 0 and not r.registered
+    client.node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1", "uid": "u0", "labels": {}},
+                   "spec": {}}
+    await r.register()
+    assert r.registered and client.created == 0
+    assert client.node["status"]["daemonEndpoints"] == {"kubeletEndpoint": {"Port": 10250}}
