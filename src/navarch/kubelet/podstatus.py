@@ -53,8 +53,9 @@ class PodRuntimeState:
     ``containers`` maps a container name to its instances, newest first (at most the running or
     last one and the one before it matter). ``waiting`` holds reasons the kubelet itself decided
     for a container that is not running (``CrashLoopBackOff``, ``ErrImagePull``), with messages.
-    ``ready``/``started`` are probe results; a container missing from them is ready and started
-    exactly when it runs (no probes).
+    ``ready``/``started`` are probe results (``prober.ProbeManager.update_pod``) for running
+    containers that have readiness/startup probes; a container missing from them is ready and
+    started exactly when it runs (no probes). A container that has not started is never ready.
     """
 
     sandbox: PodSandboxStatus | None = None
@@ -83,7 +84,7 @@ def generate_pod_status(pod: Mapping[str, Any], state: PodRuntimeState, *, now: 
     default_reason = POD_INITIALIZING if has_init else CONTAINER_CREATING
     prefix = runtime_name + "://"
 
-    init_statuses = [container_status(c, state, default_reason, prefix) for c in init_specs]
+    init_statuses = [_init_ready(c, container_status(c, state, default_reason, prefix)) for c in init_specs]
     statuses = [container_status(c, state, default_reason, prefix) for c in spec.get("containers") or []]
     all_statuses = init_statuses + statuses
 
@@ -390,6 +391,14 @@ def _mount_status(m: Mapping[str, Any]) -> dict[str, Any]:
         out["readOnly"] = True
         out["recursiveReadOnly"] = "Disabled"
     return out
+
+
+def _init_ready(spec: Mapping[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+    """Upstream's prober manager reports an init container that completed (exit 0) as ready;
+    sidecars are ready as regular containers are (running, started, readiness probe passed)."""
+    if not is_restartable_init(spec) and _init_succeeded(status):
+        status["ready"] = True
+    return status
 
 
 def _init_succeeded(s: Mapping[str, Any]) -> bool:

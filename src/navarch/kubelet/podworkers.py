@@ -15,18 +15,27 @@ twice at once:
 Stopping containers can take the whole grace period, so it runs as its own task and re-queues the
 pod when done, keeping the shared workers free. Runtime events (a container exited) re-queue the
 pod at once; every live pod is also re-synced every ``pod_resync_interval``.
+
+Probes (``prober/``, when a ``ProbeManager`` is given): each sync of a running pod hands the
+probe workers its containers and takes back which are ready and started; a changed probe result
+re-queues the pod. A running container whose liveness (or startup) probe failed past its threshold
+is killed as upstream does (``Killing`` "Container c failed liveness probe, will be restarted",
+with the probe's ``terminationGracePeriodSeconds`` when set) in a task of its own, then started
+again under the restart policy (whatever its exit code, unless the policy is Never), held back by
+CrashLoopBackOff only as upstream holds it: measured from the exit of the instance before it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
 from navarch.kubelet import podstatus
 from navarch.kubelet.backoff import (
+    NEVER,
     CrashLoopBackOff,
     container_restart_policy,
     should_restart,
@@ -36,6 +45,7 @@ from navarch.kubelet.podstatus import (
     PodRuntimeState,
     is_restartable_init,
 )
+from navarch.kubelet.prober import ProbeManager, ProbeType
 from navarch.kubelet.runtimes.interface import (
     CONTAINER_TYPE,
     INIT,
@@ -80,12 +90,17 @@ class PodRecord:
     waiting: dict[str, tuple[str, str]] = field(default_factory=dict)
     kill_task: asyncio.Task[None] | None = None
     killed: bool = False
+    # Containers being stopped because a probe failed them (id -> task), and those of them that
+    # are to be started again once stopped.
+    probe_kills: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    restart_after_kill: set[str] = field(default_factory=set)
 
 
 class PodWorkers:
     def __init__(self, node_name: str, runtime: Runtime, status: StatusManager, clock: Clock,
                  backoff: CrashLoopBackOff, *, runtime_name: str, host_ips: Callable[[], list[str]],
-                 recorder: EventRecorder | None = None, resync_interval: float = 60.0) -> None:
+                 recorder: EventRecorder | None = None, resync_interval: float = 60.0,
+                 prober: ProbeManager | None = None) -> None:
         self.node_name = node_name
         self.runtime = runtime
         self.status = status
@@ -95,6 +110,7 @@ class PodWorkers:
         self.host_ips = host_ips
         self.recorder = recorder
         self.resync_interval = resync_interval
+        self.prober = prober
         self.records: dict[str, PodRecord] = {}
         self._by_sandbox: dict[str, str] = {}
         self._requeue: Requeue = lambda key, delay: None
@@ -105,6 +121,8 @@ class PodWorkers:
         self._requeue = requeue
         if self._unsubscribe is None:
             self._unsubscribe = self.runtime.subscribe(self._on_container_event)
+        if self.prober is not None:
+            self.prober.attach(lambda key: self._requeue(key, 0.0), self._probe_event)
 
     def detach(self) -> None:
         if self._unsubscribe is not None:
@@ -113,6 +131,10 @@ class PodWorkers:
         for rec in self.records.values():
             if rec.kill_task is not None:
                 rec.kill_task.cancel()
+            for task in rec.probe_kills.values():
+                task.cancel()
+        if self.prober is not None:
+            self.prober.stop()
 
     # ---- the sync ----------------------------------------------------------------------------------
 
@@ -147,7 +169,7 @@ class PodWorkers:
         sandbox = await self._ensure_sandbox(rec, pod)
         if sandbox is not None:
             retry.extend(await self._sync_containers(rec, pod))
-        state = await self._runtime_state(rec)
+        state = self._with_probes(rec, pod, await self._runtime_state(rec))
         status = podstatus.generate_pod_status(pod, state, now=self.clock.now(), host_ips=self.host_ips(),
                                                runtime_name=self.runtime_name)
         await self.status.set_status(pod, status)
@@ -233,6 +255,7 @@ class PodWorkers:
                 continue
             if latest.state is ContainerState.RUNNING:
                 if sidecar:
+                    self._kill_if_unhealthy(rec, pod, c, SIDECAR, latest, policy)
                     continue
                 return retry
             if latest.state is ContainerState.EXITED:
@@ -248,19 +271,30 @@ class PodWorkers:
             if latest is None or latest.state is ContainerState.CREATED:
                 await self._start(rec, pod, c, REGULAR, latest)
             elif latest.state is ContainerState.EXITED:
-                if should_restart(container_restart_policy(c, policy), latest.exit_code):
+                if latest.id in rec.restart_after_kill or \
+                        should_restart(container_restart_policy(c, policy), latest.exit_code):
                     await self._restart(rec, pod, c, REGULAR, latest, retry)
                 else:
                     rec.waiting.pop(c["name"], None)
             elif latest.state is ContainerState.RUNNING:
                 rec.waiting.pop(c["name"], None)
+                self._kill_if_unhealthy(rec, pod, c, REGULAR, latest, policy)
         return retry
 
     async def _restart(self, rec: PodRecord, pod: Mapping[str, Any], c: Mapping[str, Any], kind: str,
                        latest: ContainerStatus, retry: list[float]) -> None:
         meta = pod.get("metadata") or {}
         key = CrashLoopBackOff.key(rec.uid, c["name"], str(c.get("image", "")))
-        finished = self._monotonic_of(latest.finished_at)
+        gate = latest
+        if latest.id in rec.restart_after_kill:
+            # Upstream starts a container it killed for a failed probe in the same sync, judging
+            # the backoff by the instance that exited before it: none means at once.
+            before = await self._exited_before(rec, c["name"], latest.id)
+            if before is None:
+                await self._start(rec, pod, c, kind, latest)
+                return
+            gate = before
+        finished = self._monotonic_of(gate.finished_at)
         label = f"{meta.get('name')}_{meta.get('namespace')}({rec.uid})"
         decision = self.backoff.decide(key, finished, c["name"], label)
         if not decision.restart:
@@ -275,6 +309,8 @@ class PodWorkers:
     async def _start(self, rec: PodRecord, pod: Mapping[str, Any], c: Mapping[str, Any], kind: str,
                      previous: ContainerStatus | None) -> None:
         name, image = c["name"], str(c.get("image", ""))
+        if previous is not None:
+            rec.restart_after_kill.discard(previous.id)
         if previous is not None and previous.state is ContainerState.CREATED:
             await self.runtime.start_container(previous.id)
             self._event(pod, NORMAL, "Started", f"Started container {name}", name, kind)
@@ -332,6 +368,8 @@ class PodWorkers:
     # ---- stopping --------------------------------------------------------------------------------
 
     def _start_kill(self, rec: PodRecord, grace: float) -> None:
+        if self.prober is not None:
+            self.prober.remove_pod(rec.uid)
         if rec.kill_task is None and not rec.killed:
             rec.kill_task = asyncio.get_running_loop().create_task(
                 self._kill(rec, grace), name=f"kill pod {rec.key} on {self.node_name}")
@@ -360,6 +398,10 @@ class PodWorkers:
             self._requeue(rec.key, 0.0)
 
     async def _cleanup(self, rec: PodRecord) -> None:
+        if self.prober is not None:
+            self.prober.remove_pod(rec.uid)
+        for task in list(rec.probe_kills.values()):
+            task.cancel()
         if rec.sandbox_id:
             await self.runtime.remove_pod_sandbox(rec.sandbox_id)
             self._by_sandbox.pop(rec.sandbox_id, None)
@@ -369,6 +411,65 @@ class PodWorkers:
             del self.records[rec.key]
         # A new pod with the same name may be waiting for this one to be gone.
         self._requeue(rec.key, 0.0)
+
+    # ---- probes --------------------------------------------------------------------------------------
+
+    def _with_probes(self, rec: PodRecord, pod: Mapping[str, Any], state: PodRuntimeState) -> PodRuntimeState:
+        """Hand the probe workers the pod's current containers; fold in what they judged."""
+        if self.prober is None:
+            return state
+        latest = {name: found[0] for name, found in state.containers.items() if found}
+        if (pod.get("spec") or {}).get("hostNetwork"):
+            ips = self.host_ips()
+            pod_ip = ips[0] if ips else ""
+        else:
+            pod_ip = state.sandbox.ip if state.sandbox is not None else ""
+        ready, started = self.prober.update_pod(rec.key, pod, latest, pod_ip)
+        if not ready and not started:
+            return state
+        return replace(state, ready=ready, started=started)
+
+    def _kill_if_unhealthy(self, rec: PodRecord, pod: Mapping[str, Any], c: Mapping[str, Any], kind: str,
+                           latest: ContainerStatus, policy: str) -> None:
+        if self.prober is None or latest.id in rec.probe_kills:
+            return
+        failed = self.prober.unhealthy(c, latest.id)
+        if failed is None:
+            return
+        name = c["name"]
+        message = f"Container {name} failed {failed.value.lower()} probe"
+        if container_restart_policy(c, policy) != NEVER:
+            message += ", will be restarted"
+            rec.restart_after_kill.add(latest.id)
+        self._event(pod, NORMAL, "Killing", message, name, kind)
+        grace = _probe_kill_grace(pod, c, failed)
+        rec.probe_kills[latest.id] = asyncio.get_running_loop().create_task(
+            self._kill_container(rec, latest.id, grace), name=f"kill container {latest.id} of {rec.key}")
+
+    async def _kill_container(self, rec: PodRecord, container_id: str, grace: float) -> None:
+        try:
+            await self.runtime.stop_container(container_id, grace)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 - the container still fails its probe: the next sync retries
+            log.warning("node %s: stopping container %s of %s failed: %s", self.node_name, container_id, rec.key, e)
+        finally:
+            rec.probe_kills.pop(container_id, None)
+            self._requeue(rec.key, 0.0)
+
+    async def _exited_before(self, rec: PodRecord, name: str, container_id: str) -> ContainerStatus | None:
+        ids = rec.containers.get(name, [])
+        for cid in ids[ids.index(container_id) + 1:] if container_id in ids else []:
+            try:
+                st = await self.runtime.container_status(cid)
+            except NotFoundError:
+                continue
+            return st if st.state is ContainerState.EXITED else None
+        return None
+
+    def _probe_event(self, pod: Mapping[str, Any], kind: str, reason: str, message: str, container: str) -> None:
+        sidecars = {c.get("name") for c in (pod.get("spec") or {}).get("initContainers") or []}
+        self._event(pod, kind, reason, message, container, SIDECAR if container in sidecars else REGULAR)
 
     # ---- reading the runtime -------------------------------------------------------------------------
 
@@ -429,6 +530,18 @@ def _uid(pod: Mapping[str, Any]) -> str:
 def _spec_grace(pod: Mapping[str, Any]) -> float:
     grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
     return float(grace) if grace is not None else float(DEFAULT_GRACE)
+
+
+def _probe_kill_grace(pod: Mapping[str, Any], c: Mapping[str, Any], failed: ProbeType) -> float:
+    """Upstream ``setTerminationGracePeriod``: a pod being deleted keeps its deletion grace; otherwise
+    the failed probe's own ``terminationGracePeriodSeconds`` wins over the pod's."""
+    grace = (pod.get("metadata") or {}).get("deletionGracePeriodSeconds")
+    if grace is not None:
+        return float(grace)
+    probe_grace = (c.get(failed.field) or {}).get("terminationGracePeriodSeconds")
+    if probe_grace is not None:
+        return float(probe_grace)
+    return _spec_grace(pod)
 
 
 def _kind_of(st: ContainerStatus) -> str:
