@@ -36,6 +36,9 @@ class KubeletConfig:
     pod_resync_interval: float = POD_RESYNC_INTERVAL
     kubelet_port: int = KUBELET_PORT
     record_events: bool = True
+    # Liveness/readiness/startup probes run against real containers; simulated nodes have no
+    # reachable pod IPs nor exec, so they leave probes alone.
+    run_probes: bool = True
     # --root-dir: where the node keeps pod directories (volumes) and its own state; "" for nodes
     # that keep nothing on disk (simulated).
     root_dir: str = ""

@@ -21,7 +21,9 @@ from navarch.kubelet.config import KubeletConfig
 from navarch.kubelet.machine import NodePressure
 from navarch.kubelet.nodelease import NodeLease
 from navarch.kubelet.nodestatus import NodeStatusReporter
+from navarch.kubelet.podconfig import PodConfigurator
 from navarch.kubelet.podworkers import PodWorkers, Requeue
+from navarch.kubelet.prober import ProbeManager
 from navarch.kubelet.runtimes.interface import Runtime, RuntimeCondition, VersionInfo
 from navarch.kubelet.statusmanager import StatusManager
 from navarch.machinery.clock import Clock, RealClock
@@ -52,7 +54,19 @@ class Kubelet:
         self.pods = PodWorkers(config.node_name, runtime, self.status_manager, self.clock, self.backoff,
                                runtime_name="", host_ips=lambda: list(config.node_ips),
                                recorder=recorder if config.record_events else None,
-                               resync_interval=config.pod_resync_interval)
+                               resync_interval=config.pod_resync_interval,
+                               prober=ProbeManager(runtime, self.clock) if config.run_probes else None,
+                               configurator=self._configurator(recorder))
+
+    def _configurator(self, recorder: EventRecorder | None) -> PodConfigurator | None:
+        """Env, volumes and limits for nodes that run something (a root dir to keep volumes in)."""
+        cfg = self.config
+        if not cfg.root_dir:
+            return None
+        return PodConfigurator(self.client, cfg.root_dir, node_name=cfg.node_name,
+                               host_ips=lambda: list(cfg.node_ips), node_allocatable=cfg.allocatable_resources,
+                               isolated=bool(getattr(self.runtime, "isolated", False)),
+                               recorder=recorder if cfg.record_events else None)
 
     def attach(self, requeue_pod: Requeue, current_node: Callable[[], Mapping[str, Any] | None]) -> None:
         """Called by the host that drives this kubelet."""

@@ -56,13 +56,16 @@ from navarch.kubelet.runtimes.interface import (
     ContainerEventType,
     ContainerState,
     ContainerStatus,
+    CreateContainerConfigError,
     ImagePullError,
     NotFoundError,
     PodSandboxConfig,
     PodSandboxStatus,
     Runtime,
+    RuntimeFailure,
     SandboxState,
 )
+from navarch.kubelet.podconfig import PodConfigurator, VolumeError
 from navarch.kubelet.statusmanager import StatusManager
 from navarch.machinery.clock import Clock
 from navarch.machinery.events import NORMAL, WARNING, EventRecorder, object_reference
@@ -70,6 +73,8 @@ from navarch.machinery.events import NORMAL, WARNING, EventRecorder, object_refe
 log = logging.getLogger(__name__)
 
 DEFAULT_GRACE = 30
+# Seconds before a pod whose volumes or container configuration failed is tried again.
+CONFIG_RETRY = 5.0
 # Instances kept per container: the current one and the one before it (for ``lastState``).
 KEEP_INSTANCES = 2
 
@@ -94,13 +99,15 @@ class PodRecord:
     # are to be started again once stopped.
     probe_kills: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     restart_after_kill: set[str] = field(default_factory=set)
+    pod_ips: tuple[str, ...] = ()
+    isolation_reported: bool = False
 
 
 class PodWorkers:
     def __init__(self, node_name: str, runtime: Runtime, status: StatusManager, clock: Clock,
                  backoff: CrashLoopBackOff, *, runtime_name: str, host_ips: Callable[[], list[str]],
                  recorder: EventRecorder | None = None, resync_interval: float = 60.0,
-                 prober: ProbeManager | None = None) -> None:
+                 prober: ProbeManager | None = None, configurator: PodConfigurator | None = None) -> None:
         self.node_name = node_name
         self.runtime = runtime
         self.status = status
@@ -111,6 +118,7 @@ class PodWorkers:
         self.recorder = recorder
         self.resync_interval = resync_interval
         self.prober = prober
+        self.configurator = configurator
         self.records: dict[str, PodRecord] = {}
         self._by_sandbox: dict[str, str] = {}
         self._requeue: Requeue = lambda key, delay: None
@@ -167,8 +175,11 @@ class PodWorkers:
     async def _sync_running(self, rec: PodRecord, pod: Mapping[str, Any]) -> None:
         retry: list[float] = [self.resync_interval] if self.resync_interval > 0 else []
         sandbox = await self._ensure_sandbox(rec, pod)
-        if sandbox is not None:
+        if sandbox is not None and await self._volumes_ready(rec, pod):
+            rec.pod_ips = tuple(ip for ip in (sandbox.ip, *sandbox.additional_ips) if ip)
             retry.extend(await self._sync_containers(rec, pod))
+        elif sandbox is not None:
+            retry.append(CONFIG_RETRY)
         state = self._with_probes(rec, pod, await self._runtime_state(rec))
         status = podstatus.generate_pod_status(pod, state, now=self.clock.now(), host_ips=self.host_ips(),
                                                runtime_name=self.runtime_name)
@@ -239,6 +250,26 @@ class PodWorkers:
         rec.sandbox_id, rec.sandbox_attempt, rec.sandbox_config = sid, config.attempt, config
         self._by_sandbox[sid] = rec.key
         return await self.runtime.pod_sandbox_status(sid)
+
+    async def _volumes_ready(self, rec: PodRecord, pod: Mapping[str, Any]) -> bool:
+        """Volumes set up (and configMap/secret contents refreshed) before any container starts;
+        a failure is a FailedMount event per volume and a retry, as upstream's volume manager."""
+        cfg = self.configurator
+        if cfg is None:
+            return True
+        if not rec.isolation_reported:
+            rec.isolation_reported = True
+            message = cfg.not_isolated_warning(pod)
+            if message:
+                self._event(pod, WARNING, "VolumesNotIsolated", message)
+        try:
+            await cfg.setup_volumes(pod)
+            await cfg.refresh_volumes(pod)
+        except VolumeError as e:
+            for message in e.messages:
+                self._event(pod, WARNING, "FailedMount", message)
+            return False
+        return True
 
     async def _sync_containers(self, rec: PodRecord, pod: Mapping[str, Any]) -> list[float]:
         """Start or restart what should run; returns when a held-back restart may be retried."""
@@ -320,24 +351,46 @@ class PodWorkers:
             return
         meta = pod.get("metadata") or {}
         attempt = previous.attempt + 1 if previous is not None else 0
-        config = ContainerConfig(
-            name=name, image=image, attempt=attempt, command=tuple(c.get("command") or ()),
-            args=tuple(c.get("args") or ()), working_dir=c.get("workingDir") or "",
-            envs={e["name"]: str(e.get("value", "")) for e in c.get("env") or [] if "valueFrom" not in e},
-            labels={"io.kubernetes.container.name": name, "io.kubernetes.pod.name": meta.get("name", ""),
-                    "io.kubernetes.pod.namespace": meta.get("namespace", ""), "io.kubernetes.pod.uid": rec.uid},
-            annotations={"io.kubernetes.container.restartCount": str(attempt), CONTAINER_TYPE: kind,
-                         "io.kubernetes.pod.terminationGracePeriod": str(_spec_grace(pod))},
-            stdin=bool(c.get("stdin")), stdin_once=bool(c.get("stdinOnce")), tty=bool(c.get("tty")))
+        labels = {"io.kubernetes.container.name": name, "io.kubernetes.pod.name": meta.get("name", ""),
+                  "io.kubernetes.pod.namespace": meta.get("namespace", ""), "io.kubernetes.pod.uid": rec.uid}
+        annotations = {"io.kubernetes.container.restartCount": str(attempt), CONTAINER_TYPE: kind,
+                       "io.kubernetes.pod.terminationGracePeriod": str(_spec_grace(pod))}
         assert rec.sandbox_config is not None
-        cid = await self.runtime.create_container(rec.sandbox_id, config, rec.sandbox_config)
+        try:
+            if self.configurator is not None:
+                inputs = await self.configurator.container_inputs(pod, c, rec.pod_ips)
+                config = ContainerConfig(
+                    name=name, image=image, attempt=attempt, command=inputs.command, args=inputs.args,
+                    working_dir=c.get("workingDir") or "", envs=inputs.envs, mounts=tuple(inputs.mounts),
+                    labels=labels, annotations=annotations, stdin=bool(c.get("stdin")),
+                    stdin_once=bool(c.get("stdinOnce")), tty=bool(c.get("tty")), cpu_millis=inputs.cpu_millis,
+                    memory_limit_bytes=inputs.memory_limit_bytes)
+            else:
+                config = ContainerConfig(
+                    name=name, image=image, attempt=attempt, command=tuple(c.get("command") or ()),
+                    args=tuple(c.get("args") or ()), working_dir=c.get("workingDir") or "",
+                    envs={e["name"]: str(e.get("value", "")) for e in c.get("env") or [] if "valueFrom" not in e},
+                    labels=labels, annotations=annotations,
+                    stdin=bool(c.get("stdin")), stdin_once=bool(c.get("stdinOnce")), tty=bool(c.get("tty")))
+            cid = await self.runtime.create_container(rec.sandbox_id, config, rec.sandbox_config)
+        except CreateContainerConfigError as e:
+            # Upstream: waiting reason CreateContainerConfigError, a "Failed" event, retried later.
+            rec.waiting[name] = ("CreateContainerConfigError", str(e))
+            self._event(pod, WARNING, "Failed", f"Error: {e}", name, kind)
+            self._requeue(rec.key, CONFIG_RETRY)
+            return
         self._event(pod, NORMAL, "Created", f"Created container: {name}", name, kind)
         ids = [cid, *rec.containers.get(name, [])]
         for old in ids[KEEP_INSTANCES:]:
             await self.runtime.remove_container(old)
         rec.containers[name] = ids[:KEEP_INSTANCES]
         rec.waiting.pop(name, None)
-        await self.runtime.start_container(cid)
+        try:
+            await self.runtime.start_container(cid)
+        except RuntimeFailure as e:
+            # The runtime leaves the instance exited (StartError); restarts go through the backoff.
+            self._event(pod, WARNING, "Failed", f"Error: {e}", name, kind)
+            return
         self._event(pod, NORMAL, "Started", f"Started container {name}", name, kind)
 
     async def _pull(self, rec: PodRecord, pod: Mapping[str, Any], c: Mapping[str, Any], kind: str) -> bool:
@@ -405,6 +458,11 @@ class PodWorkers:
         if rec.sandbox_id:
             await self.runtime.remove_pod_sandbox(rec.sandbox_id)
             self._by_sandbox.pop(rec.sandbox_id, None)
+        if self.configurator is not None:
+            try:
+                await self.configurator.teardown(rec.uid)
+            except OSError as e:  # a busy mount: the pod is gone from the API either way
+                log.warning("tearing down volumes of pod %s: %s", rec.key, e)
         self.backoff.forget_pod(rec.uid)
         self.status.forget(rec.uid)
         if self.records.get(rec.key) is rec:

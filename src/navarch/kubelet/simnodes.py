@@ -135,7 +135,7 @@ class SimNodes:
         capacity = {"cpu": cfg.cpu, "memory": cfg.memory, "pods": cfg.pods,
                     "ephemeral-storage": cfg.ephemeral_storage, "hugepages-1Gi": "0", "hugepages-2Mi": "0"}
         config = KubeletConfig(
-            node_name=name, capacity=capacity, node_ips=(ip,), hostname=name, pod_cidr=cidr,
+            node_name=name, capacity=capacity, node_ips=(ip,), hostname=name, pod_cidr=cidr, run_probes=False,
             labels={SIM_LABEL: "true", **cfg.labels}, taints=tuple(cfg.taints),
             node_info={"kernelVersion": "", "osImage": "navarch simulated node"},
             lease_duration=cfg.lease_duration, lease_renew_interval=cfg.lease_renew_interval,
