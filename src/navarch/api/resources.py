@@ -203,6 +203,8 @@ class Registry:
         # Preferred version first: the highest stable one.
         for g, versions in self.groups.items():
             versions.sort(key=_version_rank)
+        # Short-name lookups (client.resolve), memoised: the resources never change after this.
+        self.by_name_memo: dict[str, ResourceInfo | None] = {}
 
     def get(self, group: str, version: str, plural: str) -> ResourceInfo | None:
         return self._by_gvr.get((group, version, plural))

@@ -30,6 +30,13 @@ def resolve(res: ResourceRef, registry: Registry = REGISTRY) -> ResourceInfo:
 
 
 def _by_name(name: str, registry: Registry) -> ResourceInfo | None:
+    memo = registry.by_name_memo
+    if name not in memo:
+        memo[name] = _search(name, registry)
+    return memo[name]
+
+
+def _search(name: str, registry: Registry) -> ResourceInfo | None:
     plural, _, group = name.partition(".")
     rank = {g: i for i, g in enumerate(registry.ordered_groups())}
     candidates = [

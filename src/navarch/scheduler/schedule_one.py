@@ -51,6 +51,7 @@ class Algorithm:
         self.rng = rng or random.Random()
         self.next_start_node_index = 0
         self._rows: np.ndarray | None = None  # rows of the last feasible list, when masks found it
+        self._aranges: dict[int, np.ndarray] = {}
 
     def schedule_pod(self, fwk: Framework, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo],
                      nominated: Mapping[str, list[PodInfo]] | None = None,
@@ -179,7 +180,10 @@ class Algorithm:
         ``wanted`` feasible ones; only nodes not certainly passing go through the per-node filters."""
         n_all = len(nodes)
         start = self.next_start_node_index % n_all
-        order = np.roll(np.arange(n_all), -start) if start else np.arange(n_all)
+        base = self._aranges.get(n_all)
+        if base is None:
+            self._aranges = {n_all: (base := np.arange(n_all))}
+        order = np.concatenate((base[start:], base[:start])) if start else base
         ok = sure[order]
         cum_sure = np.cumsum(ok)
         statuses = diagnosis.node_to_status

@@ -63,6 +63,8 @@ class Framework:
         if len(self.queue_sort_plugins) > 1:
             raise ValueError("only one queue sort plugin can be enabled")
         self.weights = {p.name: profile.weight(p.name) for p in self.score_plugins}
+        # isinstance against a Protocol is slow; the answer per plugin never changes.
+        self._normalizes = {p.name: isinstance(p, ScoreExtensions) for p in self.score_plugins}
 
     @property
     def scheduler_name(self) -> str:
@@ -168,12 +170,13 @@ class Framework:
                 continue
             weight = self.weights[pl.name]
             score_array = getattr(pl, "score_array", None) if vector else None
-            if score_array is not None and not isinstance(pl, ScoreExtensions):
+            normalizes = self._normalizes[pl.name]
+            if score_array is not None and not normalizes:
                 totals += score_array(state, pod, arrays, rows) * weight
                 continue
             score = pl.score
             raw = [score(state, pod, n) for n in nodes]
-            if isinstance(pl, ScoreExtensions):
+            if normalizes:
                 scores = [NodeScore(n.name, s) for n, s in zip(nodes, raw)]
                 s = pl.normalize_score(state, pod, scores)
                 if s is not None and s.code != Code.SUCCESS:
