@@ -9,22 +9,25 @@ Only the standard library is imported: the shim uses this module.
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import struct
 import termios
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import asyncio
 
 STDIN, STDOUT, STDERR, EXIT, CLOSE_STDIN, RESIZE = range(6)
-_HEADER = struct.Struct(">BI")
+HEADER = struct.Struct(">BI")
 
 
 def frame(kind: int, payload: bytes = b"") -> bytes:
-    return _HEADER.pack(kind, len(payload)) + payload
+    return HEADER.pack(kind, len(payload)) + payload
 
 
 async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     """Raises ``asyncio.IncompleteReadError`` at end of stream."""
-    kind, length = _HEADER.unpack(await reader.readexactly(_HEADER.size))
+    kind, length = HEADER.unpack(await reader.readexactly(HEADER.size))
     return kind, (await reader.readexactly(length) if length else b"")
 
 

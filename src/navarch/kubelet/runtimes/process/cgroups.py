@@ -15,7 +15,6 @@ import errno
 import os
 import signal
 import time
-from dataclasses import dataclass
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 PARENT = "navarch"
@@ -31,11 +30,23 @@ def available() -> bool:
     return all(os.access(os.path.join(CGROUP_ROOT, c, "cgroup.procs"), os.W_OK) for c in CONTROLLERS)
 
 
-@dataclass(frozen=True)
 class Cgroup:
-    """One container's cgroup: the same relative path in each controller's hierarchy."""
+    """One container's cgroup: the same relative path in each controller's hierarchy. (A plain class:
+    ``dataclasses`` would pull ``inspect`` into every shim.)"""
 
-    name: str  # relative to each hierarchy's root, e.g. navarch/<id>
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name  # relative to each hierarchy's root, e.g. navarch/<id>
+
+    def __repr__(self) -> str:
+        return f"Cgroup({self.name!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Cgroup) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(self.name)
 
     @classmethod
     def for_container(cls, container_id: str) -> Cgroup:

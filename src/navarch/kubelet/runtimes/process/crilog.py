@@ -4,25 +4,20 @@ One record per line: ``<RFC3339Nano UTC> <stdout|stderr> <F|P> <message>``, ``F`
 (its newline dropped), ``P`` a piece of a line too long for one record (upstream splits at 16 KiB).
 The writer (run by the shim) rotates by size as the kubelet's container log manager does:
 ``container.log`` is current, ``container.log.1`` the newest rotated file, up to ``max_files`` files
-in all. The reader turns records back into what ``kubectl logs`` prints, across rotated files, and
-follows the current file by polling (cheap, no inotify watches to run out of) until the container
-has exited and the file is read to its end.
+in all. ``logreader.py`` turns records back into what ``kubectl logs`` prints, with the helpers here.
 
-The writer imports only the standard library: the shim runs it.
+Only the standard library is imported, and not asyncio: the shim runs the writer.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 # Upstream (containerd's cio) cuts lines into 16 KiB records.
 MAX_RECORD = 16 * 1024
-FOLLOW_POLL = 0.1
 READ_CHUNK = 64 * 1024
 
 
@@ -106,8 +101,7 @@ class LogWriter:
 
 # ---- reading -----------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):  # not a dataclass: that would pull ``inspect`` into the zygote
     timestamp: bytes
     stream: bytes
     partial: bool
@@ -164,7 +158,7 @@ def log_files(path: str) -> list[str]:
     return files
 
 
-def _tail_start(files: list[str], n: int) -> tuple[int, int]:
+def tail_start(files: list[str], n: int) -> tuple[int, int]:
     """(index into files, byte offset) where the last ``n`` records begin."""
     if n <= 0:
         if not files:
@@ -202,73 +196,7 @@ def _tail_start(files: list[str], n: int) -> tuple[int, int]:
     return 0, 0
 
 
-async def read_logs(path: str, *, follow: bool = False, tail_lines: int | None = None,
-                    since: datetime | None = None, timestamps: bool = False, limit_bytes: int | None = None,
-                    done: Callable[[], bool] = lambda: True) -> AsyncIterator[bytes]:
-    """What ``kubectl logs`` prints, chunk by chunk. ``done`` says whether the writer has finished
-    (the container exited and its shim closed the log): following stops at the end of the current
-    file once it is true."""
-    files = log_files(path)
-    index, offset = 0, 0
-    if tail_lines is not None:
-        index, offset = await asyncio.to_thread(_tail_start, files, tail_lines)
-    remaining = limit_bytes
-    current = files[index] if index < len(files) else path
-    while True:
-        try:
-            f = open(current, "rb")  # noqa: SIM115, ASYNC230 - a local file, read in small chunks
-        except FileNotFoundError:
-            f = None
-        if f is None:
-            if not follow or done():
-                return
-            await asyncio.sleep(FOLLOW_POLL)
-            files = log_files(path)
-            current = files[0] if files else path
-            continue
-        with f:
-            inode = os.fstat(f.fileno()).st_ino
-            f.seek(offset)
-            offset = 0
-            carry = b""
-            while True:
-                finished = done()  # before reading: what is written by then is all there will be
-                chunk = f.read(READ_CHUNK)
-                if chunk:
-                    data = carry + chunk
-                    cut = data.rfind(b"\n") + 1
-                    carry = data[cut:]
-                    out = _format(data[:cut], since, timestamps)
-                    if out:
-                        if remaining is not None:
-                            out = out[:remaining]
-                            remaining -= len(out)
-                        yield out
-                        if remaining is not None and remaining <= 0:
-                            return
-                    continue
-                # At the end of this file: is it still the current one?
-                listing = log_files(path)
-                inodes = [_inode(p) for p in listing]
-                if inode in inodes and inodes.index(inode) < len(listing) - 1:
-                    current = listing[inodes.index(inode) + 1]
-                    break
-                if inode not in inodes and listing:
-                    current = listing[0]  # ours was deleted by rotation: everything left is newer
-                    break
-                if not follow or finished:
-                    return
-                await asyncio.sleep(FOLLOW_POLL)
-
-
-def _inode(path: str) -> int | None:
-    try:
-        return os.stat(path).st_ino
-    except FileNotFoundError:
-        return None
-
-
-def _format(data: bytes, since: datetime | None, timestamps: bool) -> bytes:
+def format_records(data: bytes, since: datetime | None, timestamps: bool) -> bytes:
     out = bytearray()
     for line in data.split(b"\n"):
         if not line:

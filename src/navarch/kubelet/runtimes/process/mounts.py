@@ -15,7 +15,6 @@ Only the standard library is imported: the shim uses this module.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -33,7 +32,8 @@ class Libc:
     """libc's unshare/mount/setns, loaded once in the parent so the child only calls them."""
 
     def __init__(self) -> None:
-        self._libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        # dlopen(NULL): the interpreter already has libc loaded; find_library would run ldconfig.
+        self._libc = ctypes.CDLL(None, use_errno=True)
         self._libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
                                      ctypes.c_void_p)
         self._libc.unshare.argtypes = (ctypes.c_int,)

@@ -2,13 +2,15 @@
 
 - Sandboxes are records (a directory with ``sandbox.json``): pods share the host network, so a
   sandbox's IP is the node's first IP and there is no pause process.
-- ``start_container`` launches ``shim.py`` for the container and returns once the process runs (or
+- ``start_container`` asks the zygote (``zygote.py``, one per root dir, launched by ``start()`` or
+  whenever it is found gone) to fork a shim for the container, and returns once the process runs (or
   raises with the reason it could not, e.g. an executable not found). The runtime keeps one unix
   connection per running container to its shim: end-of-file on it means the shim has finished
   (``exit.json`` written) and becomes a STOPPED event; signals for ``stop_container`` travel on it.
 - ``start()`` adopts what an earlier runtime on the same root dir left: shims outlive the kubelet,
   so running containers are reconnected, not restarted; exits that happened meanwhile are replayed
-  to the first subscribers.
+  to the first subscribers. The zygote outlives the kubelet too and is found again by its socket
+  (replaced if it runs other code than this runtime).
 - As root (``isolated``), each container has its own mount namespace with its mounts bound in,
   and (when the v1 cgroup hierarchies are writable) a cgroup enforcing its cpu and memory limits;
   memory-limit kills are reported as ``OOMKilled``. Exec joins the same mount namespace and cgroup.
@@ -27,6 +29,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -58,7 +61,7 @@ from navarch.kubelet.runtimes.interface import (
     StreamSession,
     VersionInfo,
 )
-from navarch.kubelet.runtimes.process import cgroups, crilog, state
+from navarch.kubelet.runtimes.process import cgroups, crilog, logreader, state, zygote
 from navarch.kubelet.runtimes.process.streams import (
     AttachSession,
     PipeSession,
@@ -70,8 +73,9 @@ from navarch.kubelet.runtimes.process.streams import (
 log = logging.getLogger(__name__)
 
 RUNTIME_NAME = "process"
-SHIM_MODULE = "navarch.kubelet.runtimes.process.shim"
+ZYGOTE_MODULE = "navarch.kubelet.runtimes.process.zygote"
 SHIM_START_TIMEOUT = 30.0
+ZYGOTE_REPLY_TIMEOUT = 10.0
 # After SIGKILL, how long to wait for the shim to report before forcing the record.
 KILL_WAIT = 10.0
 SHIM_DIED_EXIT = 255
@@ -148,6 +152,11 @@ class ProcessRuntime:
         self._nsenter = shutil.which("nsenter") or "nsenter"
         self._setsid = shutil.which("setsid") or "setsid"
         self._pod_cidr = ""
+        self._fingerprint = zygote.fingerprint()
+        self._zygote_lock = asyncio.Lock()
+        self._zygote: asyncio.StreamWriter | None = None  # our presence connection to the zygote
+        self._zygote_watch: asyncio.Task[None] | None = None
+        self.zygote_pid: int | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
@@ -155,6 +164,7 @@ class ProcessRuntime:
         """Adopt the sandboxes and containers under root_dir."""
         (self.root / state.SANDBOXES).mkdir(parents=True, exist_ok=True)
         (self.root / state.CONTAINERS).mkdir(parents=True, exist_ok=True)
+        await self._ensure_zygote()
         for d in sorted((self.root / state.SANDBOXES).iterdir()):
             record = state.read_json(d / state.SANDBOX_FILE)
             if record is not None and d.name not in self._sandboxes:
@@ -178,11 +188,21 @@ class ProcessRuntime:
                 if not (d / state.REPORTED_FILE).exists():
                     self._replay.append(ContainerEvent(c.id, config["sandbox_id"], ContainerEventType.STOPPED,
                                                        _now()))
-        log.info("process runtime at %s: adopted %d sandboxes, %d running containers (isolated=%s, cgroups=%s)",
-                 self.root, len(self._sandboxes), adopted, self.isolated, self.cgroups)
+        log.info("process runtime at %s: adopted %d sandboxes, %d running containers (isolated=%s, cgroups=%s, "
+                 "zygote pid %s)", self.root, len(self._sandboxes), adopted, self.isolated, self.cgroups,
+                 self.zygote_pid)
 
     async def close(self) -> None:
-        """Stop watching; containers keep running under their shims."""
+        """Stop watching; containers keep running under their shims, the zygote stays for the next
+        runtime."""
+        if self._zygote_watch is not None:
+            self._zygote_watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._zygote_watch
+            self._zygote_watch = None
+        if self._zygote is not None:
+            self._zygote.close()
+            self._zygote = None
         for c in self._containers.values():
             if c.watcher is not None:
                 c.watcher.cancel()
@@ -307,18 +327,7 @@ class ProcessRuntime:
         c = self._container(container_id)
         if c.state is not ContainerState.CREATED:
             raise RuntimeFailure(f"container {container_id} is {c.state.name.lower()}, not created")
-        with open(c.dir / state.SHIM_LOG_FILE, "ab") as shim_log:  # noqa: ASYNC230 - a local open
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", SHIM_MODULE, str(c.dir), stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=shim_log, start_new_session=True)
-        try:
-            assert proc.stdout is not None
-            async with asyncio.timeout(SHIM_START_TIMEOUT):
-                line = await proc.stdout.readline()
-                await proc.wait()
-        except TimeoutError:
-            kill_group(proc.pid)
-            raise RuntimeFailure(f"the shim of container {container_id} did not start in time") from None
+        line = await self._spawn_shim(c)
         reply = json.loads(line) if line.strip() else {"error": "the shim exited: " + _tail(c.dir / state.SHIM_LOG_FILE)}
         if "error" in reply:
             c.exit = state.read_json(c.dir / state.EXIT_FILE) or {
@@ -328,8 +337,8 @@ class ProcessRuntime:
             self._emit(c, ContainerEventType.STOPPED)
             raise RuntimeFailure(f"failed to start container {c.config['name']}: {reply['error']}")
         c.started = state.read_json(c.dir / state.STARTED_FILE)
+        self._emit(c, ContainerEventType.STARTED)  # first: a quick exit is seen by the watch below
         await self._watch(c)
-        self._emit(c, ContainerEventType.STARTED)
 
     async def stop_container(self, container_id: str, timeout: float) -> None:
         c = self._containers.get(container_id)
@@ -447,7 +456,7 @@ class ProcessRuntime:
     async def attach(self, container_id: str, *, stdin: bool, tty: bool) -> StreamSession:
         c = self._running(container_id)
         try:
-            reader, writer = await asyncio.open_unix_connection(state.attach_socket_name(c.id))
+            reader, writer = await open_abstract(state.attach_socket_name(c.id))
         except OSError as e:
             raise RuntimeFailure(f"cannot attach to container {container_id}: {e}") from e
         return AttachSession(reader, writer, stdin=stdin and bool(c.config.get("stdin")),
@@ -467,17 +476,126 @@ class ProcessRuntime:
 
         def done() -> bool:
             return exit_file.exists() or not c.dir.exists()
-        async for chunk in crilog.read_logs(
+        async for chunk in logreader.read_logs(
                 c.config["log_path"], follow=options.follow, tail_lines=options.tail_lines, since=options.since,
                 timestamps=options.timestamps, limit_bytes=options.limit_bytes, done=done):
             yield chunk
+
+    # ---- internals: the zygote -------------------------------------------------------------------
+
+    async def _spawn_shim(self, c: _Container) -> bytes:
+        """Ask the zygote for a shim for ``c``; the shim's first line (``{"pid": N}`` or ``{"error"}``),
+        or b"" when it ended without one."""
+        for attempt in range(2):
+            await self._ensure_zygote()
+            try:
+                reader, writer = await self._connect_zygote()
+            except OSError:
+                if attempt:
+                    raise RuntimeFailure(f"cannot reach the zygote of {self.root}") from None
+                self._forget_zygote()  # it died since we last heard of it: start another
+                continue
+            try:
+                writer.write(json.dumps({"op": "spawn", "dir": str(c.dir)}).encode() + b"\n")
+                async with asyncio.timeout(SHIM_START_TIMEOUT):
+                    return await reader.readline()
+            except TimeoutError:
+                raise RuntimeFailure(f"the shim of container {c.id} did not start in time") from None
+            except OSError:
+                return b""
+            finally:
+                writer.close()
+        raise AssertionError("unreachable")
+
+    async def _connect_zygote(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        reader, writer = await open_abstract(zygote.socket_name(self.root))
+        uid = state.peer_uid(writer.get_extra_info("socket"))
+        if uid not in (0, os.getuid()):
+            writer.close()
+            raise RuntimeFailure(f"the zygote socket of {self.root} is held by another user (uid {uid})")
+        return reader, writer
+
+    async def _ensure_zygote(self) -> None:
+        """Find the zygote serving root_dir (left by an earlier runtime, or started by another
+        coroutine) or start one; replace one that runs other code than ours."""
+        async with self._zygote_lock:
+            if self._zygote is not None and not self._zygote.is_closing():
+                return
+            for _ in range(3):
+                found = await self._hello()
+                if found is not None:
+                    reader, writer, reply = found
+                    if reply.get("fingerprint") == self._fingerprint:
+                        self._adopt_zygote(reader, writer, int(reply["pid"]))
+                        return
+                    log.info("process runtime: zygote %s runs other code; replacing it", reply.get("pid"))
+                    writer.write(b'{"op": "exit"}\n')
+                    with contextlib.suppress(TimeoutError, OSError):
+                        async with asyncio.timeout(ZYGOTE_REPLY_TIMEOUT):
+                            await reader.readline()
+                    writer.close()
+                await self._launch_zygote()
+            raise RuntimeFailure(f"could not start the process runtime's zygote for {self.root}: "
+                                 + _tail(self.root / zygote.ZYGOTE_LOG_FILE))
+
+    async def _hello(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, dict[str, Any]] | None:
+        try:
+            reader, writer = await self._connect_zygote()
+        except OSError:
+            return None
+        writer.write(b'{"op": "hello"}\n')
+        try:
+            async with asyncio.timeout(ZYGOTE_REPLY_TIMEOUT):
+                line = await reader.readline()
+            reply = json.loads(line)
+        except (TimeoutError, OSError, ValueError):
+            writer.close()
+            return None
+        return reader, writer, reply
+
+    async def _launch_zygote(self) -> None:
+        """Run ``python -m ...zygote ROOT FINGERPRINT``, which forks the detached zygote and exits.
+        Only its exit is awaited, never the end of its output: an event loop that lets children
+        inherit descriptors (uvloop does) would keep a pipe open in the zygote forever."""
+        with open(self.root / zygote.ZYGOTE_LOG_FILE, "ab") as zygote_log:  # noqa: ASYNC230 - a local open
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", ZYGOTE_MODULE, str(self.root), self._fingerprint,
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=zygote_log,
+                start_new_session=True)
+        try:
+            async with asyncio.timeout(SHIM_START_TIMEOUT):
+                await proc.wait()
+        except TimeoutError:
+            kill_group(proc.pid)
+            await proc.wait()
+
+    def _adopt_zygote(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, pid: int) -> None:
+        self._zygote, self.zygote_pid = writer, pid
+        self._zygote_watch = asyncio.get_running_loop().create_task(
+            self._follow_zygote(reader, writer), name=f"watch zygote {pid}")
+
+    async def _follow_zygote(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """The presence connection ends when the zygote does; the next start launches another."""
+        with contextlib.suppress(OSError):
+            while await reader.read(4096):
+                pass
+        if self._zygote is writer:
+            log.info("process runtime: zygote %s exited; the next container start launches another",
+                     self.zygote_pid)
+            self._forget_zygote()
+
+    def _forget_zygote(self) -> None:
+        if self._zygote is not None:
+            self._zygote.close()
+        self._zygote = None
+        self._zygote_watch = None
 
     # ---- internals: shims ------------------------------------------------------------------------
 
     async def _watch(self, c: _Container) -> None:
         """Connect to the container's shim; the connection's end is the container's end."""
         try:
-            reader, writer = await asyncio.open_unix_connection(state.shim_socket_name(c.id))
+            reader, writer = await open_abstract(state.shim_socket_name(c.id))
         except OSError:
             await self._shim_gone(c)  # finished (or died) before we got here
             return
@@ -628,6 +746,19 @@ class ProcessRuntime:
             if c is not None and c.dir.exists():
                 with contextlib.suppress(OSError):
                     (c.dir / state.REPORTED_FILE).touch()
+
+
+async def open_abstract(name: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Connect to a unix socket in the abstract namespace. The socket is connected first and then
+    handed to the loop: uvloop refuses abstract names in ``open_unix_connection`` (EINVAL)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, name)
+        return await asyncio.open_unix_connection(sock=sock)
+    except BaseException:
+        sock.close()
+        raise
 
 
 def image_ref(image: str) -> str:

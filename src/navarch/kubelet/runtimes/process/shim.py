@@ -1,15 +1,15 @@
-"""The per-container shim: ``python -m navarch.kubelet.runtimes.process.shim <container dir>``.
+"""The per-container shim, forked by the zygote (``zygote.py``) for each container start.
 
 Like containerd's shim, it owns one container for its whole life, independently of the kubelet:
 it starts the container's process, copies its output into the CRI log, holds its stdin, waits for
-it, and records how it ended. The runtime starts it with ``start_new_session``; it forks once more
-and the first process exits at once, so the shim is nobody's child (no zombie for the kubelet to
-reap, no controlling terminal to acquire) and survives the kubelet's exit or restart.
+it, and records how it ended. The zygote forks it in a session of its own and forks once more, so
+the shim is nobody's child (no zombie for anyone to reap, no controlling terminal to acquire) and
+survives both the kubelet and the zygote.
 
 Protocol with the runtime:
-- the first line on the shim's stdout is ``{"pid": N}`` once the process runs, or ``{"error": "..."}``
-  if it could not be started (then ``exit.json`` says exit code 128, reason StartError, as
-  containerd does); stdout is closed right after;
+- the first line on the report channel (the connection the runtime's spawn request came on) is
+  ``{"pid": N}`` once the process runs, or ``{"error": "..."}`` if it could not be started (then
+  ``exit.json`` says exit code 128, reason StartError, as containerd does); it is closed right after;
 - the control socket (abstract ``\\0navarch-shim/<id>/control``) takes JSON lines
   ``{"op": "signal", "signal": N}`` (delivered to the container's process group; the shim holds the
   unreaped process, so its pid cannot have been reused); the shim sends nothing on it and simply
@@ -21,22 +21,28 @@ When the process ends, whatever it left behind (its process group; with cgroups,
 container's cgroup) is killed, as the end of a container's PID namespace would do, the output is
 drained into the log, and only then is ``exit.json`` written, so a log reader that sees the exit has
 every line.
+
+The shim is a plain ``selectors`` loop (``Reactor``), not asyncio: it is forked from the zygote, and
+a process without asyncio loaded is half the size, so every fork (the shim's, then the container's)
+is about twice as fast.
 """
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
+import functools
 import json
 import os
+import selectors
 import signal
 import socket
 import struct
-import sys
 import termios
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from navarch.kubelet.runtimes.process import attach, state
 from navarch.kubelet.runtimes.process.cgroups import Cgroup
@@ -45,11 +51,66 @@ from navarch.kubelet.runtimes.process.mounts import Libc, setup_mount_namespace
 
 DRAIN_TIMEOUT = 2.0
 MAX_CLIENT_BUFFER = 4 * 2**20
+# Stdin written by attach clients and not yet read by the container: above this, stop reading clients.
+MAX_STDIN_BUFFER = 2**20
+FLUSH_TIMEOUT = 1.0
+READ_CHUNK = 65536
 START_ERROR_EXIT = 128
 
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat()
+
+
+class Reactor:
+    """A minimal level-triggered poll loop: one read and one write callback per fd."""
+
+    def __init__(self) -> None:
+        self.selector = selectors.DefaultSelector()
+        self.handlers: dict[int, list[Callable[[], None] | None]] = {}  # fd: [on read, on write]
+
+    def on_read(self, fd: int, callback: Callable[[], None] | None) -> None:
+        self._set(fd, 0, callback)
+
+    def on_write(self, fd: int, callback: Callable[[], None] | None) -> None:
+        self._set(fd, 1, callback)
+
+    def forget(self, fd: int) -> None:
+        if self.handlers.pop(fd, None) is not None:
+            self.selector.unregister(fd)
+
+    def _set(self, fd: int, slot: int, callback: Callable[[], None] | None) -> None:
+        old = self.handlers.get(fd)
+        handlers: list[Callable[[], None] | None] = list(old) if old is not None else [None, None]
+        handlers[slot] = callback
+        events = (selectors.EVENT_READ if handlers[0] else 0) | (selectors.EVENT_WRITE if handlers[1] else 0)
+        if not events:
+            self.forget(fd)
+            return
+        self.handlers[fd] = handlers
+        if old is None:
+            self.selector.register(fd, events)
+        else:
+            self.selector.modify(fd, events)
+
+    def poll(self, timeout: float | None) -> None:
+        for key, mask in self.selector.select(timeout):
+            fd = key.fd
+            if mask & selectors.EVENT_READ and (h := self.handlers.get(fd)) and h[0]:
+                h[0]()
+            if mask & selectors.EVENT_WRITE and (h := self.handlers.get(fd)) and h[1]:
+                h[1]()
+
+
+class Peer:
+    """An accepted connection: what it sent that is not handled yet, and what we owe it."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.inbuf = bytearray()
+        self.outbuf = bytearray()
+        self.closed = False
 
 
 class Shim:
@@ -64,11 +125,15 @@ class Shim:
         self.reaped = False
         self.stdin_fd: int | None = None
         self.stdin_once = bool(config.get("stdin_once"))
-        self.stdin_lock = asyncio.Lock()
+        self.stdin_buf = bytearray()
+        self.stdin_closing = False
+        self.outputs: dict[int, str] = {}
+        self.master = -1
         self.open_streams: set[int] = set()
-        self.streams_done = asyncio.Event()
         self.exit_frame: bytes | None = None
-        self.clients: set[asyncio.StreamWriter] = set()
+        self.reactor = Reactor()
+        self.clients: dict[int, Peer] = {}  # attach sessions
+        self.controls: dict[int, Peer] = {}  # runtimes watching us
 
     # ---- starting the container ----------------------------------------------------------------------
 
@@ -148,51 +213,47 @@ class Shim:
 
     # ---- running ---------------------------------------------------------------------------------
 
-    async def run(self, control: socket.socket, attach_sock: socket.socket) -> None:
-        loop = asyncio.get_running_loop()
-        exited = asyncio.Event()
+    def run(self, control: socket.socket, attach_sock: socket.socket) -> None:
+        r = self.reactor
         pidfd = os.pidfd_open(self.pid)
-        loop.add_reader(pidfd, exited.set)
+        r.on_read(pidfd, lambda: setattr(self, "reaped", True))
         for fd, stream in self.outputs.items():
             self.open_streams.add(fd)
-            loop.add_reader(fd, self._on_output, fd, stream)
-        control_server = await asyncio.start_unix_server(self._control_client, sock=control)
-        attach_server = await asyncio.start_unix_server(self._attach_client, sock=attach_sock)
-        await exited.wait()
-        loop.remove_reader(pidfd)
+            r.on_read(fd, functools.partial(self._on_output, fd, stream))
+        r.on_read(control.fileno(), lambda: self._accept(control, self.controls, self._control_readable))
+        r.on_read(attach_sock.fileno(), lambda: self._accept(attach_sock, self.clients, self._attach_readable))
+        while not self.reaped:
+            r.poll(None)
+        r.forget(pidfd)
         os.close(pidfd)
-        _, status = os.waitpid(self.pid, 0)  # noqa: ASYNC222 - the pidfd said it has exited
-        self.reaped = True
+        _, status = os.waitpid(self.pid, 0)  # the pidfd said it has exited
         finished_at = now_iso()
         code = os.waitstatus_to_exitcode(status)
         if code < 0:
             code = 128 - code  # killed by signal N: 128+N, as shells and runc report it
         oom = self.cgroup.oom_killed() if self.cgroup is not None else False
         self._kill_leftovers()
-        try:
-            await asyncio.wait_for(self.streams_done.wait(), DRAIN_TIMEOUT)
-        except TimeoutError:
-            pass  # an escaped process still holds the output open: stop logging it
+        deadline = time.monotonic() + DRAIN_TIMEOUT
+        while self.open_streams and (left := deadline - time.monotonic()) > 0:
+            r.poll(left)
+        # Past the deadline an escaped process still holds the output open: stop logging it.
         for fd in list(self.open_streams):
             self._close_stream(fd)
         self.log.close()
-        if self.stdin_fd is not None and self.stdin_fd != self.master:
-            os.close(self.stdin_fd)
+        self._drop_stdin()
         reason = "OOMKilled" if oom else ("Completed" if code == 0 else "Error")
         state.write_json(self.cdir / state.EXIT_FILE, {
             "exit_code": code, "finished_at": finished_at, "oom_killed": oom, "reason": reason})
         self.exit_frame = attach.frame(attach.EXIT, str(code).encode())
-        for client in list(self.clients):
-            client.write(self.exit_frame)
-        await asyncio.sleep(0)  # give transports a chance to flush the exit frame
-        for client in list(self.clients):
-            try:
-                await asyncio.wait_for(client.drain(), 1.0)
-            except (TimeoutError, OSError):
-                pass
-            client.close()
-        control_server.close()
-        attach_server.close()
+        for peer in list(self.clients.values()):
+            self._send(peer, self.exit_frame)
+        deadline = time.monotonic() + FLUSH_TIMEOUT
+        while any(p.outbuf for p in self.clients.values()) and (left := deadline - time.monotonic()) > 0:
+            r.poll(left)
+        for peer in [*self.clients.values(), *self.controls.values()]:
+            self._close_peer(peer)  # EOF on the control connections: the runtime's exit signal
+        control.close()
+        attach_sock.close()
 
     def _kill_leftovers(self) -> None:
         try:
@@ -204,7 +265,7 @@ class Shim:
 
     def _on_output(self, fd: int, stream: str) -> None:
         try:
-            data = os.read(fd, 65536)
+            data = os.read(fd, READ_CHUNK)
         except BlockingIOError:
             return
         except OSError:  # EIO: a pty whose other side is closed for good
@@ -215,105 +276,191 @@ class Shim:
             return
         self.log.write(stream, data)
         payload = attach.frame(attach.STDOUT if stream == "stdout" else attach.STDERR, data)
-        for client in list(self.clients):
-            if client.transport.get_write_buffer_size() > MAX_CLIENT_BUFFER:
-                client.close()  # a client that does not read must not hold the container back
-                self.clients.discard(client)
+        for peer in list(self.clients.values()):
+            if len(peer.outbuf) > MAX_CLIENT_BUFFER:
+                self._close_peer(peer)  # a client that does not read must not hold the container back
                 continue
-            client.write(payload)
+            self._send(peer, payload)
 
     def _close_stream(self, fd: int) -> None:
         if fd not in self.open_streams:
             return
-        asyncio.get_running_loop().remove_reader(fd)
+        self.reactor.on_read(fd, None)
         self.open_streams.discard(fd)
         if fd != self.master:
             os.close(fd)
-        if not self.open_streams:
-            self.streams_done.set()
+        elif self.stdin_fd is None:
+            self.reactor.forget(fd)
 
-    # ---- sockets ---------------------------------------------------------------------------------
+    # ---- connections -----------------------------------------------------------------------------
 
-    async def _control_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if not _trusted(writer):
-            writer.close()
-            return
+    def _accept(self, listener: socket.socket, peers: dict[int, Peer], readable: Callable[[Peer], None]) -> None:
         try:
-            while line := await reader.readline():
+            sock, _ = listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            return
+        if not state.trusted_peer(sock):
+            sock.close()
+            return
+        sock.setblocking(False)
+        peer = Peer(sock)
+        if peers is self.clients and self.exit_frame is not None:
+            sock.setblocking(True)
+            sock.settimeout(FLUSH_TIMEOUT)
+            try:
+                sock.sendall(self.exit_frame)
+            except OSError:
+                pass
+            sock.close()
+            return
+        peers[peer.fd] = peer
+        self.reactor.on_read(peer.fd, lambda: readable(peer))
+
+    def _recv(self, peer: Peer) -> bool:
+        """Read what is there into the peer's buffer; False at end of stream (the peer is closed)."""
+        try:
+            data = peer.sock.recv(READ_CHUNK)
+        except (BlockingIOError, InterruptedError):
+            return True
+        except OSError:
+            data = b""
+        if not data:
+            self._close_peer(peer)
+            return False
+        peer.inbuf += data
+        return True
+
+    def _control_readable(self, peer: Peer) -> None:
+        if not self._recv(peer):
+            return
+        while b"\n" in peer.inbuf:
+            line, _, rest = peer.inbuf.partition(b"\n")
+            peer.inbuf = bytearray(rest)
+            try:
+                request = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(request, dict) and request.get("op") == "signal" and not self.reaped:
+                sig = int(request.get("signal", signal.SIGTERM))
                 try:
-                    request = json.loads(line)
-                except ValueError:
-                    continue
-                if request.get("op") == "signal" and not self.reaped:
-                    sig = int(request.get("signal", signal.SIGTERM))
-                    try:
-                        os.killpg(self.pid, sig)
-                    except (ProcessLookupError, PermissionError):
-                        pass
-                    if sig == signal.SIGKILL and self.cgroup is not None:
-                        self.cgroup.kill_all()
-        except (OSError, asyncio.IncompleteReadError):
-            pass
-        # The writer stays open: the runtime learns of the exit from EOF when the shim ends.
+                    os.killpg(self.pid, sig)
+                except (ProcessLookupError, PermissionError):
+                    pass
+                if sig == signal.SIGKILL and self.cgroup is not None:
+                    self.cgroup.kill_all()
+        # The connection stays open: the runtime learns of the exit from EOF when the shim ends.
 
-    async def _attach_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if not _trusted(writer):
-            writer.close()
+    def _attach_readable(self, peer: Peer) -> None:
+        if not self._recv(peer):
             return
-        if self.exit_frame is not None:
-            writer.write(self.exit_frame)
-            writer.close()
+        header = attach.HEADER.size
+        while len(peer.inbuf) >= header:
+            kind, length = attach.HEADER.unpack_from(peer.inbuf)
+            if len(peer.inbuf) < header + length:
+                break
+            payload = bytes(peer.inbuf[header:header + length])
+            del peer.inbuf[:header + length]
+            if kind == attach.STDIN:
+                self._write_stdin(payload)
+            elif kind == attach.CLOSE_STDIN:
+                if self.stdin_once:
+                    self._close_stdin()
+            elif kind == attach.RESIZE and self.tty and self.master >= 0 and len(payload) >= 4:
+                cols, rows = struct.unpack(">HH", payload[:4])
+                attach.set_winsize(self.master, cols, rows)
+
+    def _send(self, peer: Peer, data: bytes) -> None:
+        if peer.closed:
             return
-        self.clients.add(writer)
+        if not peer.outbuf:
+            try:
+                data = data[peer.sock.send(data):]
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError:
+                self._close_peer(peer)
+                return
+        if data:
+            peer.outbuf += data
+            self.reactor.on_write(peer.fd, lambda: self._flush(peer))
+
+    def _flush(self, peer: Peer) -> None:
         try:
-            while True:
-                kind, payload = await attach.read_frame(reader)
-                if kind == attach.STDIN:
-                    await self._write_stdin(payload)
-                elif kind == attach.CLOSE_STDIN:
-                    if self.stdin_once:
-                        self._close_stdin()
-                elif kind == attach.RESIZE and self.tty and self.master >= 0:
-                    cols, rows = struct.unpack(">HH", payload[:4])
-                    attach.set_winsize(self.master, cols, rows)
-        except (OSError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            self.clients.discard(writer)
+            del peer.outbuf[:peer.sock.send(peer.outbuf)]
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self._close_peer(peer)
+            return
+        if not peer.outbuf:
+            self.reactor.on_write(peer.fd, None)
+
+    def _close_peer(self, peer: Peer) -> None:
+        if peer.closed:
+            return
+        peer.closed = True
+        self.reactor.forget(peer.fd)
+        self.controls.pop(peer.fd, None)
+        was_client = self.clients.pop(peer.fd, None) is not None
+        peer.sock.close()
+        if was_client:
+            self._pause_clients(len(self.stdin_buf) > MAX_STDIN_BUFFER)
             # ``stdinOnce``: the first attach session's end closes the container's stdin.
             if self.stdin_once:
                 self._close_stdin()
 
-    async def _write_stdin(self, data: bytes) -> None:
-        async with self.stdin_lock:
-            while data and self.stdin_fd is not None:
-                try:
-                    n = os.write(self.stdin_fd, data)
-                    data = data[n:]
-                except BlockingIOError:
-                    await asyncio.sleep(0.01)
-                except OSError:
-                    return  # the reader is gone
+    # ---- stdin -----------------------------------------------------------------------------------
 
-    def _close_stdin(self) -> None:
-        fd, self.stdin_fd = self.stdin_fd, None
+    def _write_stdin(self, data: bytes) -> None:
+        if self.stdin_fd is None or self.stdin_closing or not data:
+            return
+        self.stdin_buf += data
+        self._flush_stdin()
+
+    def _flush_stdin(self) -> None:
+        fd = self.stdin_fd
         if fd is None:
             return
-        if fd == self.master:
+        while self.stdin_buf:
             try:
-                os.write(fd, b"\x04")  # a terminal's end of input is ^D, not a closed fd
-            except OSError:
-                pass
-        else:
+                del self.stdin_buf[:os.write(fd, self.stdin_buf)]
+            except BlockingIOError:
+                break
+            except OSError:  # the reader is gone
+                self.stdin_buf.clear()
+                self.stdin_closing = True
+        waiting = bool(self.stdin_buf)
+        self.reactor.on_write(fd, self._flush_stdin if waiting else None)
+        # Back-pressure: a container that does not read its stdin stops the attach clients' input.
+        self._pause_clients(len(self.stdin_buf) > MAX_STDIN_BUFFER)
+        if not waiting and self.stdin_closing:
+            self._drop_stdin()
+
+    def _pause_clients(self, paused: bool) -> None:
+        for peer in self.clients.values():
+            self.reactor.on_read(peer.fd, None if paused else functools.partial(self._attach_readable, peer))
+
+    def _close_stdin(self) -> None:
+        """Close the container's stdin once what was written before is delivered."""
+        if self.stdin_fd is None or self.stdin_closing:
+            return
+        if self.stdin_fd == self.master:
+            self.stdin_buf += b"\x04"  # a terminal's end of input is ^D, not a closed fd
+        self.stdin_closing = True
+        self._flush_stdin()
+
+    def _drop_stdin(self) -> None:
+        fd, self.stdin_fd = self.stdin_fd, None
+        self.stdin_buf.clear()
+        if fd is None:
+            return
+        self.reactor.on_write(fd, None)
+        if fd != self.master:
             os.close(fd)
-
-
-def _trusted(writer: asyncio.StreamWriter) -> bool:
-    """Abstract sockets have no file permissions: only our own user (or root) may talk to a shim."""
-    sock = writer.get_extra_info("socket")
-    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    _, uid, _ = struct.unpack("3i", creds)
-    return uid in (0, os.getuid())
+        elif fd not in self.open_streams:
+            self.reactor.forget(fd)
 
 
 def _start_error(e: BaseException, program: str, stage: str) -> str:
@@ -335,21 +482,19 @@ def _listen(name: str) -> socket.socket:
     return sock
 
 
-def main(argv: list[str]) -> int:
-    cdir = Path(argv[1]).resolve()
-    if os.fork() > 0:
-        os._exit(0)  # the runtime reaps this one at once; the shim carries on as nobody's child
+def serve(cdir: Path, report: TextIO) -> int:
+    """Be the shim of the container in ``cdir`` until it has ended. Called in a fresh process (forked
+    by the zygote) whose stderr is the shim log; ``report`` is where the runtime waits for the first
+    line, closed once it is written."""
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the zygote ignores it; the shim must reap its child
+    os.chdir("/")
     config = state.read_json(cdir / state.CONFIG_FILE)
     if config is None:
-        print(f"no {state.CONFIG_FILE} in {cdir}", file=sys.stderr)
+        message = f"no {state.CONFIG_FILE} in {cdir}"
+        report.write(json.dumps({"error": message}) + "\n")
+        report.close()
         return 2
-    report = os.fdopen(os.dup(1), "w")
-    devnull = os.open(os.devnull, os.O_RDWR)
-    os.dup2(devnull, 0)
-    os.dup2(devnull, 1)  # the runtime reads stdout to its end: only ``report`` keeps it open
-    os.close(devnull)
-    os.chdir("/")
     try:
         control = _listen(state.shim_socket_name(config["id"]))
         attach_sock = _listen(state.attach_socket_name(config["id"]))
@@ -365,12 +510,8 @@ def main(argv: list[str]) -> int:
         return 1
     state.write_json(cdir / state.STARTED_FILE, {
         "pid": shim.pid, "start_time": state.proc_start_time(shim.pid), "started_at": now_iso(),
-        "shim_pid": os.getpid()})
+        "shim_pid": os.getpid(), "shim_start_time": state.proc_start_time(os.getpid())})
     report.write(json.dumps({"pid": shim.pid}) + "\n")
     report.close()
-    asyncio.run(shim.run(control, attach_sock))
+    shim.run(control, attach_sock)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))

@@ -4,23 +4,28 @@ Everything a restarted kubelet needs to adopt running containers lives in files,
 exactly one party and replaced atomically (write to a temp file, rename), so a reader never sees half
 a record and no two writers ever race on one file:
 
+    {root}/zygote.json                           zygote launcher: the zygote's pid and /proc start time
+    {root}/zygote.log                            the zygote's own stderr
     {root}/sandboxes/{sandbox id}/sandbox.json   runtime: the sandbox config, IP and state
     {root}/containers/{container id}/
         config.json     runtime, at create: what to run and how (immutable afterwards)
-        started.json    shim, once the process runs: pid, its /proc start time, start time
+        started.json    shim, once the process runs: pid, its /proc start time, start time, and the
+                        shim's own pid and start time
         exit.json       shim, after the process ended and its output is fully logged: exit code,
                         finish time, OOM kill (or the runtime, when the shim itself died)
         reported        runtime: the exit was delivered to subscribers (adoption replays the rest)
         container.log   shim: the CRI-format log (rotated as container.log.1, .2, ...)
         shim.log        the shim's own stderr, for debugging
 
-Only the standard library is imported: the shim imports this module at every container start.
+Only the standard library is imported: the zygote and the shims use this module.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +66,17 @@ def shim_socket_name(container_id: str) -> str:
 
 def attach_socket_name(container_id: str) -> str:
     return f"\0navarch-shim/{container_id}/attach"
+
+
+def peer_uid(sock: socket.socket) -> int:
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", creds)[1]
+
+
+def trusted_peer(sock: socket.socket) -> bool:
+    """Abstract sockets have no file permissions: only our own user (or root) may talk to a shim or
+    a zygote (whatever a zygote forks runs as its user)."""
+    return peer_uid(sock) in (0, os.getuid())
 
 
 def proc_start_time(pid: int) -> int | None:

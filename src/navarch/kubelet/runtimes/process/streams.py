@@ -234,6 +234,12 @@ class TcpPortStream:
         self._writer.write(data)
         await self._writer.drain()
 
+    async def write_eof(self) -> None:
+        """The client is done sending: pass the half-close on, so the server sees its end of input."""
+        if self._writer.can_write_eof() and not self._writer.is_closing():
+            with contextlib.suppress(OSError):
+                self._writer.write_eof()
+
     async def close(self) -> None:
         self._writer.close()
         with contextlib.suppress(OSError):

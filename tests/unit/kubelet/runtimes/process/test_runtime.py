@@ -30,7 +30,7 @@ from navarch.kubelet.runtimes.interface import (
     RuntimeFailure,
     SandboxState,
 )
-from navarch.kubelet.runtimes.process import ProcessRuntime, cgroups, state
+from navarch.kubelet.runtimes.process import ProcessRuntime, cgroups, state, zygote
 
 ROOT = os.geteuid() == 0
 needs_cgroups = pytest.mark.skipif(not cgroups.available(), reason="needs root and writable v1 cgroups")
@@ -40,7 +40,8 @@ SANDBOX = PodSandboxConfig("p", "default", "uid-1")
 
 
 def kill_everything(root: Path) -> None:
-    """Kill every container process and shim recorded under ``root`` and remove their cgroups."""
+    """Kill every container process and shim recorded under ``root``, and the zygote, by pid (each
+    checked against its recorded /proc start time), and remove their cgroups."""
     for d in (root / state.CONTAINERS).glob("*"):
         started = state.read_json(d / state.STARTED_FILE) or {}
         pid = started.get("pid")
@@ -48,13 +49,24 @@ def kill_everything(root: Path) -> None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
         shim = started.get("shim_pid")
-        if shim:
-            with contextlib.suppress(OSError):
-                if str(d) in Path(f"/proc/{shim}/cmdline").read_bytes().decode(errors="replace"):
-                    os.kill(shim, signal.SIGKILL)
+        if shim and state.same_process(shim, started.get("shim_start_time")):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(shim, signal.SIGKILL)
         config = state.read_json(d / state.CONFIG_FILE) or {}
         if config.get("cgroup"):
             cgroups.Cgroup(config["cgroup"]).remove()
+    kill_zygote(root)
+
+
+def kill_zygote(root: Path) -> int | None:
+    """SIGKILL the zygote serving ``root``, if it runs; its pid."""
+    record = state.read_json(root / zygote.ZYGOTE_FILE) or {}
+    pid = record.get("pid")
+    if pid and state.same_process(pid, record.get("start_time")):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+        return pid
+    return None
 
 
 @pytest.fixture
