@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -78,6 +79,7 @@ class NavarchServer:
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int | None:
         if self.proc is None or self.proc.poll() is not None:
+            self._stop_zygote()
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(sig)
         try:
@@ -85,6 +87,23 @@ class NavarchServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait(5)
+        finally:
+            self._stop_zygote()
+
+    def _stop_zygote(self) -> None:
+        """The local kubelet's process runtime leaves its zygote running (as it does containers);
+        a test's server takes it along, by the PID and start time it recorded."""
+        record = self.data_dir / "agent" / "kubelet" / "runtime" / "zygote.json"
+        try:
+            info = json.loads(record.read_text())
+            pid, start = int(info["pid"]), info.get("start_time")
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if start is not None and int(fields[19]) != int(start):
+                return  # the PID was reused
+            os.kill(pid, signal.SIGKILL)
+        except (OSError, ValueError, KeyError, IndexError):
+            pass
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
