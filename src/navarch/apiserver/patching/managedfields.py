@@ -396,6 +396,11 @@ class Comparison:
                           _drop_under(self.removed, prefixes))
 
 
+def _member(sub: Json) -> Json:
+    """A member path's node: "." first when it also has children."""
+    return {".": {}, **sub} if sub else sub
+
+
 def _drop_under(paths: Iterable[Path], prefixes: tuple[Path, ...]) -> set[Path]:
     if not prefixes:
         return set(paths)
@@ -471,6 +476,36 @@ class _Walker:
                     self.added(child, shape.child(schema, key)[0], path + ("f:" + key,), out)
         if path:
             out.add(path)
+
+    # The FieldsV1 tree of ``added``'s paths under ``value``, built directly (sorted, with "."
+    # members), or None when a list holds two items with one key (then the path sets must merge).
+    def added_v1(self, value: Any, node: Any) -> Json | None:
+        shape = self.types.shape(node, value)
+        kind = shape.kind
+        if kind == "leaf":
+            return {}
+        children: dict[str, Json] = {}
+        if kind in ("listmap", "set"):
+            item_pe, items_node = self.types.item_pe, shape.items
+            count = 0
+            for item in value:
+                if item is not None:
+                    count += 1
+                    sub = self.added_v1(item, items_node)
+                    if sub is None:
+                        return None
+                    children[item_pe(shape, item)] = _member(sub)
+            if len(children) != count:
+                return None
+        else:
+            schema = self.types.schema
+            for key, child in value.items():
+                if child is not None:
+                    sub = self.added_v1(child, shape.child(schema, key)[0])
+                    if sub is None:
+                        return None
+                    children["f:" + key] = _member(sub)
+        return {pe: children[pe] for pe in sorted(children, key=_pe_order)}
 
     # Compare
     def compare(self, old: Any, new: Any) -> Comparison:
@@ -749,6 +784,38 @@ class FieldManager:
                 walker.added(value, root_shape.child(self.types.schema, key)[0], ("f:" + key,), out)
         return out
 
+    def _created_v1(self, new: Json) -> Json | None:
+        """``fields_to_v1(self._owned(self._created(new)))`` without the path sets, for the usual
+        create (ignored prefixes of one element); None to take the path-set way."""
+        if any(len(q) != 1 for q in self.ignored):
+            return None
+        ignored = {q[0] for q in self.ignored}
+        zero = self._zero()
+        walker, schema = self.walker, self.types.schema
+        root_shape = self.types.shape(walker.root, new)
+        out: Json = {}
+        for key, value in new.items():
+            pe = "f:" + key
+            if value is None or pe in ignored or (pe,) in _STRIPPED and key not in zero:
+                continue
+            node = root_shape.child(schema, key)[0]
+            if key in zero:
+                if not isinstance(value, dict):
+                    return None
+                if key == "metadata":
+                    value = {k: v for k, v in value.items() if ("f:metadata", "f:" + k) not in _STRIPPED}
+                sub = walker.added_v1(value, node)
+                if sub is None:
+                    return None
+                if sub:
+                    out[pe] = sub
+            else:
+                sub = walker.added_v1(value, node)
+                if sub is None:
+                    return None
+                out[pe] = _member(sub)
+        return {pe: out[pe] for pe in sorted(out, key=_pe_order)}
+
     def _owned(self, changed: Iterable[Path]) -> FieldSet:
         return frozenset(p for p in _drop_under(changed, self.ignored) if p not in _STRIPPED)
 
@@ -777,6 +844,18 @@ class FieldManager:
         if live is not None and not managed:
             return None
         if live is None and not managed:
+            v1 = self._created_v1(new)
+            if v1 is not None:
+                if not v1:
+                    return []
+                item: Json = {"manager": manager, "operation": UPDATE, "apiVersion": self.api_version}
+                if now:
+                    item["time"] = now
+                item["fieldsType"] = FIELDS_V1
+                item["fieldsV1"] = v1
+                if self.subresource:
+                    item["subresource"] = self.subresource
+                return [item]
             owned = self._owned(self._created(new))
             if not owned:
                 return []

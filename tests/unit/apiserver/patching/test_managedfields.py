@@ -399,3 +399,24 @@ def test_create_walk_matches_the_comparison_with_the_zero_object(definition, obj
     cmp = fm.walker.compare(fm._zero(), mf._without_managed_fields(obj)).without(ignored)
     assert fm._owned(fm._created(obj)) == fm._owned(cmp.added | cmp.modified)
     assert fm._created(obj)  # every object here sets something
+
+
+@pytest.mark.parametrize("definition,obj", CREATE_CORPUS + [
+    ("io.k8s.api.core.v1.Pod", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {
+        "containers": [{"name": "c", "image": "i"}, {"name": "c", "image": "j", "args": ["x"]}]}})],
+    ids=[f"{i}" for i in range(len(CREATE_CORPUS) + 1)])
+@pytest.mark.parametrize("ignored", [(), (("f:status",),), (("f:spec", "f:replicas"),)],
+                         ids=["all", "no-status", "deep-ignore"])
+def test_create_fieldsv1_built_directly_matches_the_path_sets(definition, obj, ignored) -> None:
+    fm = manager(definition, ignored=ignored)
+    owned = fm._owned(fm._created(obj))
+    direct = fm._created_v1(obj)
+    if direct is not None:
+        assert direct == (mf.fields_to_v1(owned) if owned else {})
+        assert list(direct) == list(mf.fields_to_v1(owned))  # the same order, as it is served
+    else:
+        names = [c["name"] for c in (obj.get("spec") or {}).get("containers", [])] if isinstance(obj.get("spec"), dict) \
+            else []
+        # Only what the direct builder leaves to the path sets: deep ignores, a spec that is not an
+        # object, two list items with one key.
+        assert ignored == (("f:spec", "f:replicas"),) or obj.get("spec") == "oops" or len(names) != len(set(names))
