@@ -800,7 +800,12 @@ class ResourceAPI:
                     nmeta["finalizers"] = finalizers or nmeta.get("finalizers")
                     if not nmeta.get("finalizers"):
                         nmeta.pop("finalizers", None)
-                    return await self._write_deleting(info, r, new, cur, dry)
+                    try:
+                        return await self._write_deleting(info, r, new, cur, dry)
+                    except errors.StatusError as e:
+                        if e.code != 409:
+                            raise
+                        continue  # written meanwhile: preconditions and the delete again, on the new object
             elif finalizers or graceful:
                 if finalizers:
                     nmeta["finalizers"] = finalizers
@@ -811,7 +816,12 @@ class ResourceAPI:
                 elif graceful is not None and graceful < (nmeta.get("deletionGracePeriodSeconds") or 0):
                     nmeta["deletionGracePeriodSeconds"] = graceful
                 if finalizers or graceful:
-                    return await self._write_deleting(info, r, new, cur, dry)
+                    try:
+                        return await self._write_deleting(info, r, new, cur, dry)
+                    except errors.StatusError as e:
+                        if e.code != 409:
+                            raise
+                        continue  # written meanwhile (a kubelet's status): again, on the new object
             if dry:
                 return self._converted(info, cur).obj
             try:

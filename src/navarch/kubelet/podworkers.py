@@ -123,6 +123,10 @@ class PodWorkers:
         self._by_sandbox: dict[str, str] = {}
         self._requeue: Requeue = lambda key, delay: None
         self._unsubscribe: Callable[[], None] | None = None
+        # What the runtime already ran before this kubelet started, by pod uid (read once, at the
+        # first sync), handed to each pod's record when it is first seen.
+        self._adoptable: dict[str, tuple[list[PodSandboxStatus], list[ContainerStatus]]] | None = None
+        self._adopt_lock = asyncio.Lock()
 
     def attach(self, requeue: Requeue) -> None:
         """Wire the host's queue in, and listen to the runtime's container events."""
@@ -158,6 +162,7 @@ class PodWorkers:
         if rec is None:
             rec = PodRecord(key, _uid(pod), pod)
             self.records[key] = rec
+            await self._adopt(rec, pod)
         rec.pod = pod
         if rec.kill_task is not None:
             return  # the kill task re-queues the pod when it is done
@@ -235,13 +240,7 @@ class PodWorkers:
             await self.runtime.remove_pod_sandbox(rec.sandbox_id)
             self._by_sandbox.pop(rec.sandbox_id, None)
             rec.sandbox_id = ""
-        meta = pod.get("metadata") or {}
-        spec = pod.get("spec") or {}
-        config = PodSandboxConfig(
-            name=meta.get("name", ""), namespace=meta.get("namespace", ""), uid=rec.uid,
-            attempt=rec.sandbox_attempt + 1, hostname=spec.get("hostname") or meta.get("name", ""),
-            host_network=bool(spec.get("hostNetwork")), labels=dict(meta.get("labels") or {}),
-            annotations=dict(meta.get("annotations") or {}))
+        config = _sandbox_config(pod, rec.uid, rec.sandbox_attempt + 1)
         try:
             sid = await self.runtime.run_pod_sandbox(config)
         except Exception as e:  # reported on the pod, then retried by the queue
@@ -250,6 +249,44 @@ class PodWorkers:
         rec.sandbox_id, rec.sandbox_attempt, rec.sandbox_config = sid, config.attempt, config
         self._by_sandbox[sid] = rec.key
         return await self.runtime.pod_sandbox_status(sid)
+
+    async def _adopt(self, rec: PodRecord, pod: Mapping[str, Any]) -> None:
+        """Carry on with the sandbox and containers a previous kubelet started for this pod (found by
+        the runtime's pod uid labels) instead of starting new ones: the processes, their restart
+        counts and start times stay as they were, as upstream rebuilds pod state from the runtime."""
+        async with self._adopt_lock:
+            if self._adoptable is None:
+                self._adoptable = await self._list_adoptable()
+        found = self._adoptable.pop(rec.uid, None)
+        if found is None:
+            return
+        sandboxes, containers = found
+        newest = max(sandboxes, key=lambda s: s.attempt, default=None)
+        if newest is not None:
+            rec.sandbox_attempt = newest.attempt
+            if newest.state is SandboxState.READY:
+                rec.sandbox_id = newest.id
+                rec.sandbox_config = _sandbox_config(pod, rec.uid, newest.attempt)
+                self._by_sandbox[newest.id] = rec.key
+        by_name: dict[str, list[ContainerStatus]] = {}
+        for c in containers:
+            by_name.setdefault(c.name, []).append(c)
+        for name, found_instances in by_name.items():
+            found_instances.sort(key=lambda c: (c.attempt, c.created_at), reverse=True)
+            rec.containers[name] = [c.id for c in found_instances[:KEEP_INSTANCES]]
+        log.info("node %s: adopted pod %s (sandbox %s, %d containers)", self.node_name, rec.key,
+                 rec.sandbox_id[:12] or "none", sum(len(ids) for ids in rec.containers.values()))
+
+    async def _list_adoptable(self) -> dict[str, tuple[list[PodSandboxStatus], list[ContainerStatus]]]:
+        out: dict[str, tuple[list[PodSandboxStatus], list[ContainerStatus]]] = {}
+        for sb in await self.runtime.list_pod_sandbox():
+            if sb.uid:
+                out.setdefault(sb.uid, ([], []))[0].append(sb)
+        for c in await self.runtime.list_containers():
+            uid = c.labels.get("io.kubernetes.pod.uid", "")
+            if uid:
+                out.setdefault(uid, ([], []))[1].append(c)
+        return out
 
     async def _volumes_ready(self, rec: PodRecord, pod: Mapping[str, Any]) -> bool:
         """Volumes set up (and configMap/secret contents refreshed) before any container starts;
@@ -583,6 +620,15 @@ class PodWorkers:
 
 def _uid(pod: Mapping[str, Any]) -> str:
     return str((pod.get("metadata") or {}).get("uid", ""))
+
+
+def _sandbox_config(pod: Mapping[str, Any], uid: str, attempt: int) -> PodSandboxConfig:
+    meta = pod.get("metadata") or {}
+    spec = pod.get("spec") or {}
+    return PodSandboxConfig(
+        name=meta.get("name", ""), namespace=meta.get("namespace", ""), uid=uid, attempt=attempt,
+        hostname=spec.get("hostname") or meta.get("name", ""), host_network=bool(spec.get("hostNetwork")),
+        labels=dict(meta.get("labels") or {}), annotations=dict(meta.get("annotations") or {}))
 
 
 def _spec_grace(pod: Mapping[str, Any]) -> float:

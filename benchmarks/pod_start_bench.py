@@ -1,0 +1,297 @@
+"""Pod start latency on the local node: a burst of pods, created -> Running as a watch sees it.
+
+    .venv/bin/python benchmarks/pod_start_bench.py [--pods 100] [--concurrency 32] [--keep]
+
+Starts its own ``navarch server`` with its local agent (temporary data dir, free loopback port, the
+kubelet on a free port with node IP 127.0.0.1, the process runtime, the scheduler; no controller
+manager, which has nothing to do with bare pods), waits for the node to be Ready, then:
+
+- watches the pods of its namespace from this process, from before the first create;
+- creates ``--pods`` pods (``sleep 3600`` under the process runtime) as one burst, from another
+  process, ``--concurrency`` requests at a time;
+- per pod, latency = the watch's first event with ``status.phase: Running`` minus its ADDED event
+  (upstream's pod startup SLI measures from creation to Running as a watch observes it; scheduling,
+  the kubelet's sync, the container's start and the status write are all inside).
+
+Prints (ms unless said): ``pod_start.p50``, ``pod_start.p99``, ``pod_start.max``, ``pod_start.min``;
+``pod_start.scheduled.p50`` / ``.p99`` (ADDED -> bound, the scheduler's share);
+``pod_start.pods`` (pods seen Running), ``pod_start.seconds`` (first ADDED -> last Running, s),
+``pod_start.create_per_second``; ``pod_start.kubelet.cpu_seconds`` and ``pod_start.apiserver.cpu_seconds``
+during the burst. The issue's aim is p99 under 1 s (upstream's SLO is 5 s at p99).
+
+Cleanup: deletes the pods (grace 1 s) and waits until the namespace is empty, stops the server,
+then kills by PID whatever process still names the data dir (shims, the runtime's zygote), and
+removes the temporary directory unless ``--keep``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import aclosing
+from pathlib import Path
+
+from navarch.client.rest import Client
+
+NS = "bench-pods"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def kubelet_pid(server_pid: int) -> int | None:
+    """The ``navarch kubelet`` child the server supervises."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == server_pid and b"kubelet" in cmdline:
+            return int(entry.name)
+    return None
+
+
+def start_server(root: Path) -> tuple[subprocess.Popen, Path]:
+    port = free_port()
+    data = root / "data"
+    with open(root / "server.log", "ab") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen([sys.executable, "-m", "navarch", "server", "--data-dir", str(data), "--port",
+                                 str(port), "--disable-controller-manager", "--kubelet-arg=--node-ip=127.0.0.1",
+                                 "--kubelet-arg=--port=0"],
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {(root / 'server.log').read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"https://127.0.0.1:{port}/readyz", context=ctx, timeout=1) as r:
+                if r.status == 200 and (data / "kubeconfig").exists():
+                    return proc, data / "kubeconfig"
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("server did not become ready")
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def kill_leftovers(text: str) -> list[str]:
+    """SIGKILL, by PID, every process whose command line names ``text``; their command lines."""
+    killed = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        if text in cmdline:
+            try:
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed.append(cmdline)
+            except ProcessLookupError:
+                pass
+    return killed
+
+
+async def node_ready(kubeconfig: Path, timeout: float = 60) -> str:
+    async with Client.from_kubeconfig(str(kubeconfig)) as client:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for node in (await client.list("nodes"))["items"]:
+                if any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"].get("conditions") or []):
+                    await client.create("namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                       "metadata": {"name": NS}})
+                    return node["metadata"]["name"]
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"no node Ready in {timeout}s")
+
+
+def creator(kubeconfig: str, count: int, concurrency: int, out: multiprocessing.Queue[float]) -> None:
+    """Its own process, so creating does not share the watcher's event loop."""
+
+    async def main() -> float:
+        async with Client.from_kubeconfig(kubeconfig) as client:
+            names = iter(range(count))
+            t0 = time.monotonic()
+
+            async def worker() -> None:
+                for i in names:
+                    await client.create("pods", {
+                        "apiVersion": "v1", "kind": "Pod",
+                        "metadata": {"name": f"pod-{i:04d}", "namespace": NS, "labels": {"app": "bench"}},
+                        "spec": {"terminationGracePeriodSeconds": 1, "containers": [
+                            {"name": "c", "image": "busybox", "command": ["sleep", "3600"]}]}})
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            return count / (time.monotonic() - t0)
+    out.put(asyncio.run(main()))
+
+
+async def watch_until_running(kubeconfig: Path, count: int, started: asyncio.Event, timeout: float
+                              ) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """(ADDED seen, bound seen, Running seen) per pod name, monotonic seconds."""
+    added: dict[str, float] = {}
+    bound: dict[str, float] = {}
+    running: dict[str, float] = {}
+    async with Client.from_kubeconfig(str(kubeconfig)) as client:
+        rv = (await client.list("pods", NS, limit=1))["metadata"]["resourceVersion"]
+        started.set()
+        async with asyncio.timeout(timeout):
+            while len(running) < count:
+                async with aclosing(client.watch("pods", NS, resource_version=rv, timeout_seconds=600)) as events:
+                    async for ev in events:
+                        now = time.monotonic()
+                        obj = ev.object
+                        meta = obj.get("metadata") or {}
+                        rv = meta.get("resourceVersion", rv)
+                        if ev.type == "BOOKMARK":
+                            continue
+                        name = meta.get("name", "")
+                        added.setdefault(name, now)
+                        if (obj.get("spec") or {}).get("nodeName"):
+                            bound.setdefault(name, now)
+                        if (obj.get("status") or {}).get("phase") == "Running":
+                            running.setdefault(name, now)
+                            if len(running) >= count:
+                                break
+    return added, bound, running
+
+
+async def delete_all(kubeconfig: Path, timeout: float) -> int:
+    """Delete the namespace's pods and wait until none is left; how many were left at the deadline."""
+    async with Client.from_kubeconfig(str(kubeconfig)) as client:
+        await client.delete_collection("pods", NS, grace_period_seconds=1)
+        deadline = time.monotonic() + timeout
+        while True:
+            left = len((await client.list("pods", NS))["items"])
+            if left == 0 or time.monotonic() > deadline:
+                return left
+            await asyncio.sleep(0.5)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100)."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 100))
+    return ordered[int(rank) - 1]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--pods", type=int, default=100)
+    ap.add_argument("--concurrency", type=int, default=32, help="create requests in flight (default: %(default)s)")
+    ap.add_argument("--timeout", type=float, default=180.0, help="bound of the burst, s (default: %(default)s)")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary dir (server log, kubelet root dir)")
+    args = ap.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="navarch-pod-start-bench-"))
+    server = None
+    ok = False
+    try:
+        print(f"# load average {os.getloadavg()[0]:.2f}; {os.cpu_count()} cpus; root={os.geteuid() == 0}", flush=True)
+        server, kubeconfig = start_server(root)
+        node = asyncio.run(node_ready(kubeconfig))
+        kubelet = kubelet_pid(server.pid)
+        print(f"# node {node} Ready; kubelet pid {kubelet}", flush=True)
+        cpu_before = {"apiserver": cpu_seconds(server.pid), "kubelet": cpu_seconds(kubelet) if kubelet else 0.0}
+        rate = 0.0
+
+        async def measure() -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+            nonlocal rate
+            started = asyncio.Event()
+            watcher = asyncio.create_task(watch_until_running(kubeconfig, args.pods, started, args.timeout))
+            await started.wait()
+            ctx = multiprocessing.get_context("spawn")
+            out: multiprocessing.Queue[float] = ctx.Queue()
+            proc = ctx.Process(target=creator, args=(str(kubeconfig), args.pods, args.concurrency, out))
+            proc.start()
+            try:
+                rate = await asyncio.to_thread(out.get, True, args.timeout)
+            finally:
+                await asyncio.to_thread(proc.join, 30)
+            return await watcher
+
+        added, bound, running = asyncio.run(measure())
+        latencies = [(running[n] - added[n]) * 1000 for n in running if n in added]
+        scheduled = [(bound[n] - added[n]) * 1000 for n in bound if n in added]
+        print(f"pod_start.pods {len(latencies)} pods")
+        print(f"pod_start.p50 {percentile(latencies, 50):.0f} ms")
+        print(f"pod_start.p99 {percentile(latencies, 99):.0f} ms")
+        print(f"pod_start.max {max(latencies):.0f} ms")
+        print(f"pod_start.min {min(latencies):.0f} ms")
+        print(f"pod_start.scheduled.p50 {percentile(scheduled, 50):.0f} ms")
+        print(f"pod_start.scheduled.p99 {percentile(scheduled, 99):.0f} ms")
+        print(f"pod_start.seconds {max(running.values()) - min(added.values()):.2f} s")
+        print(f"pod_start.create_per_second {rate:.0f} pods/s")
+        print(f"pod_start.apiserver.cpu_seconds {cpu_seconds(server.pid) - cpu_before['apiserver']:.1f} s")
+        if kubelet:
+            print(f"pod_start.kubelet.cpu_seconds {cpu_seconds(kubelet) - cpu_before['kubelet']:.1f} s")
+        p99 = percentile(latencies, 99)
+        print(f"# aim: p99 < 1000 ms: {'met' if p99 < 1000 else 'NOT met'} ({p99:.0f} ms); upstream SLO 5000 ms",
+              flush=True)
+        ok = len(latencies) == args.pods
+    except Exception as e:  # noqa: BLE001 - report, then clean up
+        print(f"# pod_start: FAILED: {type(e).__name__}: {e}", flush=True)
+    finally:
+        if server is not None and server.poll() is None:
+            try:
+                left = asyncio.run(delete_all(root / "data" / "kubeconfig", 120))
+                if left:
+                    print(f"# cleanup: {left} pods still there after 120 s", flush=True)
+                    ok = False
+            except Exception as e:  # noqa: BLE001
+                print(f"# cleanup: deleting the pods failed: {type(e).__name__}: {e}", flush=True)
+                ok = False
+        stop(server)
+        leftovers = kill_leftovers(str(root / "data"))
+        shims = [c for c in leftovers if ".shim" in c]
+        if shims:
+            print(f"# cleanup: {len(shims)} container shims outlived their pods (killed)", flush=True)
+            ok = False
+        if args.keep:
+            print(f"# kept {root}", flush=True)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
