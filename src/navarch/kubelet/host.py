@@ -42,9 +42,10 @@ RETRY_INITIAL, RETRY_MAX = 0.2, 7.0
 class KubeletHost:
     def __init__(self, client: Client, *, factory: SharedInformerFactory | None = None, clock: Clock | None = None,
                  single_node: str | None = None, pod_workers: int = 16, heartbeat_workers: int = 8,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, services: bool = False) -> None:
         """``single_node``: the one node this host will run (filters the watches as upstream);
-        None watches everything and routes by node name."""
+        None watches everything and routes by node name. ``services``: also keep a Service
+        informer, for the service environment variables of real nodes' containers."""
         self.client = client
         self.clock = clock or RealClock()
         self.factory = factory or SharedInformerFactory(client, clock=self.clock)
@@ -57,6 +58,7 @@ class KubeletHost:
         self.pod_informer = self.factory.informer("pods", field_selector=pod_selector)
         self.node_informer = self.factory.informer("nodes", field_selector=node_selector)
         self.pod_informer.add_event_handler(self._on_pod, lambda old, new: self._on_pod(new), self._on_pod)
+        self.service_informer = self.factory.informer("services") if services else None
         self.pod_queue: WorkQueue[tuple[str, str]] = WorkQueue("kubelet-pods", clock=self.clock)
         self.heartbeat_queue: WorkQueue[tuple[str, str]] = WorkQueue("kubelet-heartbeats", clock=self.clock)
         self._failures: dict[tuple[str, str], int] = {}
@@ -74,6 +76,9 @@ class KubeletHost:
         self.kubelets[name] = kubelet
         kubelet.attach(lambda key, delay: self._requeue_pod(name, key, delay),
                        lambda: self.node_informer.indexer.get(name))
+        if self.service_informer is not None:
+            indexer = self.service_informer.indexer
+            kubelet.use_services(lambda: indexer.list())
         self._pending_registration.add(name)
         self._registered.clear()
         self.heartbeat_queue.add((REGISTER, name))

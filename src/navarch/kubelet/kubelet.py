@@ -73,6 +73,11 @@ class Kubelet:
         self._current_node = current_node
         self.pods.attach(requeue_pod)
 
+    def use_services(self, services: Callable[[], list[Mapping[str, Any]]]) -> None:
+        """Where the Services for containers' environment come from (the host's informer)."""
+        if self.pods.configurator is not None:
+            self.pods.configurator.services = services
+
     def detach(self) -> None:
         self.pods.detach()
 

@@ -42,6 +42,9 @@ class PodConfigurator:
         self.node_allocatable = dict(node_allocatable)
         self.isolated = isolated
         self.recorder = recorder
+        # Every Service the node knows (an informer's cache), or None: then each container start
+        # lists them through the API.
+        self.services: Callable[[], list[Mapping[str, Any]]] | None = None
         self.volumes = VolumeManager(root_dir, client, isolated=isolated, node_allocatable=node_allocatable)
 
     def not_isolated_warning(self, pod: Mapping[str, Any]) -> str | None:
@@ -70,7 +73,8 @@ class PodConfigurator:
         key is missing."""
         env = await envvars.container_env(dict(pod), dict(container), client=self.client, node_name=self.node_name,
                                           host_ips=self.host_ips(), node_allocatable=self.node_allocatable,
-                                          pod_ips=tuple(pod_ips), recorder=self.recorder)
+                                          pod_ips=tuple(pod_ips), recorder=self.recorder,
+                                          services=self.services() if self.services is not None else None)
         command = tuple(envvars.expand(str(v), env) for v in container.get("command") or ())
         args = tuple(envvars.expand(str(v), env) for v in container.get("args") or ())
         mounts = self.volumes.mounts(dict(pod), dict(container), env)

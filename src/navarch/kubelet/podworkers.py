@@ -431,6 +431,8 @@ class PodWorkers:
         self._event(pod, NORMAL, "Started", f"Started container {name}", name, kind)
 
     async def _pull(self, rec: PodRecord, pod: Mapping[str, Any], c: Mapping[str, Any], kind: str) -> bool:
+        if not getattr(self.runtime, "uses_images", True):
+            return True
         name, image = c["name"], str(c.get("image", ""))
         policy = c.get("imagePullPolicy") or ("Always" if _latest_tag(image) else "IfNotPresent")
         present = await self.runtime.image_status(image) is not None

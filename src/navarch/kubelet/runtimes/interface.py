@@ -334,4 +334,6 @@ class StreamingService(Protocol):
 
 
 class Runtime(RuntimeService, ImageService, StreamingService, Protocol):
-    """All three services from one object, as a CRI endpoint serves them."""
+    """All three services from one object, as a CRI endpoint serves them. A runtime that runs no
+    images (the process runtime) sets a class attribute ``uses_images = False``: the kubelet then
+    skips the image step of a container start."""

@@ -133,6 +133,10 @@ class ProcessRuntime:
     use and ``close()`` at the end; ``close()`` leaves containers running, for the next runtime to
     adopt."""
 
+    # Containers run their command on the host: no image is pulled or used, so the kubelet skips
+    # the image step (and its Pulling/Pulled events, which would report work not done).
+    uses_images = False
+
     def __init__(self, root_dir: str, *, node_ips: Sequence[str] = ("127.0.0.1",), cgroups: bool | None = None,
                  max_log_bytes: int = 10 * 2**20, max_log_files: int = 5) -> None:
         self.root = Path(root_dir).resolve()
