@@ -238,7 +238,8 @@ async def run_kubelet(opts: KubeletOptions, *, on_ready: Callable[[Any], None] |
         recorder = EventRecorder(client, "kubelet", node_name)
         stack.append(lambda: recorder.stop(timeout=2.0))
         kubelet = Kubelet(config, runtime, client, recorder=recorder, pressure=pressure)
-        host = KubeletHost(client, single_node=node_name, pod_workers=opts.pod_workers, heartbeat_workers=2)
+        host = KubeletHost(client, single_node=node_name, pod_workers=opts.pod_workers, heartbeat_workers=2,
+                           services=True)
         host.add(kubelet)
         log.info("node %s: %s runtime, kubelet server on %s:%d, InternalIP %s", node_name, opts.runtime,
                  opts.address, server.port, machine.internal_ip)
