@@ -53,6 +53,8 @@ class KubeletOptions:
     node_lease_duration_seconds: int = 40
     sync_frequency: float = 60.0
     pod_workers: int = 16
+    event_qps: float = 50.0
+    event_burst: int = 100
 
 
 def default_root_dir() -> Path:
@@ -122,6 +124,10 @@ def add_flags(p: argparse.ArgumentParser) -> None:
                    help="leaseDurationSeconds of the node Lease, renewed every quarter of it (default: %(default)s)")
     p.add_argument("--sync-frequency", type=float, default=60.0,
                    help="seconds between periodic re-syncs of each pod (default: %(default)s)")
+    p.add_argument("--event-qps", type=float, default=50.0,
+                   help="events written per second at most, after --event-burst; 0: no limit (default: %(default)s)")
+    p.add_argument("--event-burst", type=int, default=100,
+                   help="events written at once before --event-qps applies (default: %(default)s)")
     p.add_argument("--pod-workers", type=int, default=16, help="pod syncs in flight at once (default: %(default)s)")
 
 
@@ -154,7 +160,7 @@ def options_from_args(args: argparse.Namespace) -> KubeletOptions:
         node_status_update_frequency=args.node_status_update_frequency,
         node_status_report_frequency=args.node_status_report_frequency,
         node_lease_duration_seconds=args.node_lease_duration_seconds, sync_frequency=args.sync_frequency,
-        pod_workers=args.pod_workers)
+        pod_workers=args.pod_workers, event_qps=args.event_qps, event_burst=args.event_burst)
 
 
 def kubelet_config(opts: KubeletOptions, machine, *, port: int):
@@ -235,7 +241,7 @@ async def run_kubelet(opts: KubeletOptions, *, on_ready: Callable[[Any], None] |
         log.info("effective config: %s", config)
         client = Client.from_kubeconfig(str(opts.kubeconfig), user_agent=f"navarch-kubelet/{node_name}")
         stack.append(client.close)
-        recorder = EventRecorder(client, "kubelet", node_name)
+        recorder = EventRecorder(client, "kubelet", node_name, qps=opts.event_qps, burst=opts.event_burst)
         stack.append(lambda: recorder.stop(timeout=2.0))
         kubelet = Kubelet(config, runtime, client, recorder=recorder, pressure=pressure)
         host = KubeletHost(client, single_node=node_name, pod_workers=opts.pod_workers, heartbeat_workers=2,

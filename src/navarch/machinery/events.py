@@ -125,8 +125,16 @@ class EventRecorder:
     """
 
     def __init__(self, client: Client, component: str, host: str = "", *, clock: Clock | None = None,
-                 queue_size: int = QUEUE_SIZE, max_in_flight: int = MAX_IN_FLIGHT) -> None:
+                 queue_size: int = QUEUE_SIZE, max_in_flight: int = MAX_IN_FLIGHT, qps: float = 0.0,
+                 burst: int = 0) -> None:
+        """``qps``/``burst``: a token bucket on writes (upstream kubelet's --event-qps 50 and
+        --event-burst 100), so that a burst of pod starts is not slowed by its own events; 0 means
+        no limit. Events wait in the queue meanwhile; the queue's bound still applies."""
         self.client = client
+        self.qps = qps
+        self.burst = max(burst, 1)
+        self._tokens = float(self.burst)
+        self._refilled: float | None = None
         self.component = component
         self.host = host
         self.clock = clock or RealClock()
@@ -199,6 +207,8 @@ class EventRecorder:
         loop = asyncio.get_running_loop()
         while True:
             event, at = await self._queue.get()
+            if self.qps > 0:
+                await self._take_token()
             await slots.acquire()
             key = EventCorrelator.key(event)
             task = loop.create_task(self._write_in_turn(self._latest.get(key), key, event, at, slots),
@@ -206,6 +216,17 @@ class EventRecorder:
             self._latest[key] = task
             self._writes.add(task)
             task.add_done_callback(self._writes.discard)
+
+    async def _take_token(self) -> None:
+        while True:
+            now = self.clock.monotonic()
+            if self._refilled is not None:
+                self._tokens = min(float(self.burst), self._tokens + (now - self._refilled) * self.qps)
+            self._refilled = now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return
+            await self.clock.sleep((1.0 - self._tokens) / self.qps)
 
     async def _write_in_turn(self, before: asyncio.Task[None] | None, key: tuple[str, ...], event: dict[str, Any],
                              at: float, slots: asyncio.Semaphore) -> None:

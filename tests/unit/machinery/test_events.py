@@ -203,3 +203,22 @@ async def test_recorder_stop_cancels_writes_that_do_not_finish():
     await _settle()
     await rec.stop(timeout=0.01)
     assert sink.outstanding == 0 and not rec._writes
+
+
+async def test_recorder_rate_limits_writes_with_a_token_bucket():
+    clock = FakeClock()
+    sink = EventSink()
+    rec = EventRecorder(sink, "kubelet", "node-1", clock=clock, qps=2, burst=3)  # type: ignore[arg-type]
+    for i in range(6):
+        rec.event({**POD, "metadata": {**POD["metadata"], "name": f"p{i}"}}, "Normal", "Started", "started")
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert len(sink.calls) == 3  # the burst, then the writer waits for tokens
+    clock.advance(0.5)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert len(sink.calls) == 4  # one token every 1/qps seconds
+    clock.advance(1.0)
+    await rec.flush()
+    assert len(sink.calls) == 6
+    await rec.stop()
