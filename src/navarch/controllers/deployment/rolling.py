@@ -84,8 +84,14 @@ async def cleanup_unhealthy_replicas(dc: "DeploymentController", old_rss: list[O
 
 
 def scale_down_budget(all_rss: list[Obj | None], d: Obj) -> int:
-    """Available pods beyond replicas - maxUnavailable: how many old pods may be removed now."""
-    return util.available_replica_count(all_rss) - (util.replicas(d) - util.max_unavailable(d))
+    """Available pods beyond replicas - maxUnavailable: how many old pods may be removed now.
+
+    A ReplicaSet this controller just scaled down still reports its old availableReplicas until
+    the ReplicaSet controller catches up; counting more available pods than its spec keeps would
+    let the next sync (triggered by that very scale) remove the same surplus twice and dip below
+    the minimum. So each counts at most its spec."""
+    available = sum(min(util.status_count(rs, "availableReplicas"), util.replicas(rs)) for rs in util.present(all_rss))
+    return available - (util.replicas(d) - util.max_unavailable(d))
 
 
 async def scale_down_old_replicasets(dc: "DeploymentController", all_rss: list[Obj | None], old_rss: list[Obj],

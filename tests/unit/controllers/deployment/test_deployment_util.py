@@ -190,6 +190,10 @@ def test_rolling_bounds() -> None:
     new_ready = make_rs("new", 5, available=3)
     assert rolling.max_scaled_down([make_rs("old", 8), new_ready], new_ready, d) == 3
     assert rolling.scale_down_budget([make_rs("old", 8), new_ready], d) == 3
+    # Just scaled down 8 -> 5, its status not yet caught up: the 3 pods on their way out are not
+    # available to spend again.
+    stale = make_rs("old", 5, available=8)
+    assert rolling.scale_down_budget([stale, new_ready], d) == 0
 
 
 PROPORTIONAL = [
