@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
+from navarch.api.durations import go_seconds
 from navarch.kubelet import podstatus
 from navarch.kubelet.backoff import (
     NEVER,
@@ -40,6 +41,7 @@ from navarch.kubelet.backoff import (
     container_restart_policy,
     should_restart,
 )
+from navarch.kubelet.podconfig import PodConfigurator, VolumeError
 from navarch.kubelet.podstatus import (
     TERMINAL_PHASES,
     PodRuntimeState,
@@ -65,7 +67,6 @@ from navarch.kubelet.runtimes.interface import (
     RuntimeFailure,
     SandboxState,
 )
-from navarch.kubelet.podconfig import PodConfigurator, VolumeError
 from navarch.kubelet.statusmanager import StatusManager
 from navarch.machinery.clock import Clock
 from navarch.machinery.events import NORMAL, WARNING, EventRecorder, object_reference
@@ -454,7 +455,8 @@ class PodWorkers:
             return False
         took = self.clock.monotonic() - started
         self._event(pod, NORMAL, "Pulled",
-                    f'Successfully pulled image "{image}" in {took:.3g}s ({took:.3g}s including waiting)', name, kind)
+                    f'Successfully pulled image "{image}" in {go_seconds(took)} ({go_seconds(took)} including waiting)',
+                    name, kind)
         return True
 
     # ---- stopping --------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 
 from navarch.api import errors
+from navarch.api.durations import go_duration
 from navarch.api.schema import Schema, load_schema
 from navarch.apiserver.protobuf import fields, wire
 
@@ -307,27 +308,3 @@ def _timestamp(seconds: int, nanos: int, *, micro: bool) -> str | None:
     return text + "Z"
 
 
-def go_duration(nanoseconds: int) -> str:
-    """Go's ``time.Duration.String()``: ``1h0m0s``, ``1.5s``, ``300ms``, ``0s``."""
-    if nanoseconds == 0:
-        return "0s"
-    sign = "-" if nanoseconds < 0 else ""
-    n = abs(nanoseconds)
-    if n < 1_000_000_000:
-        for unit, size in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
-            if n >= size:
-                return sign + _fraction(n, size) + unit
-    hours, rest = divmod(n, 3_600_000_000_000)
-    minutes, rest = divmod(rest, 60_000_000_000)
-    text = f"{hours}h" if hours else ""
-    if hours or minutes:
-        text += f"{minutes}m"
-    return sign + text + _fraction(rest, 1_000_000_000) + "s"
-
-
-def _fraction(n: int, unit: int) -> str:
-    whole, part = divmod(n, unit)
-    if not part:
-        return str(whole)
-    digits = len(str(unit)) - 1
-    return f"{whole}." + f"{part:0{digits}d}".rstrip("0")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 import navarch
+from navarch.api.durations import go_seconds
 
 # Upstream reads at most 10 KiB of an exec probe's output or an HTTP probe's body.
 MAX_OUTPUT = 10 * 1024
@@ -75,14 +76,5 @@ def go_quote(text: str) -> str:
 
 
 def go_duration(seconds: float) -> str:
-    """Go's ``time.Duration`` text for the whole seconds probe timeouts are made of."""
-    total = int(seconds)
-    if total != seconds:
-        return f"{seconds * 1000:g}ms" if seconds < 1 else f"{seconds:g}s"
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes}m{secs}s"
-    if minutes:
-        return f"{minutes}m{secs}s"
-    return f"{secs}s"
+    """Go's ``time.Duration`` text of a probe's timeout."""
+    return go_seconds(seconds)
