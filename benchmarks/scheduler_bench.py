@@ -21,6 +21,10 @@ Prints, per run (``P`` = ``scheduler.MODE.NODES``):
   plane's memory at that size;
 - ``P.scheduler.cpu_seconds`` and ``P.apiserver.cpu_seconds``: CPU each used in the window.
 
+``--sim-nodes`` registers the nodes with a real ``navarch sim-nodes`` process instead (they renew
+Leases and move their pods to Running, so the API server carries those writes too; ``P`` becomes
+``scheduler.MODE.sim.NODES``).
+
 ``--profile`` attaches py-spy to both processes while they work and prints their hot spots.
 Upstream's scheduler_perf expects 680-810 pods/s at 5,000 nodes; the issue's aim is at least 500.
 """
@@ -270,18 +274,46 @@ def create_pods(kubeconfig: Path, pods: int) -> float:
     return rate
 
 
-def run_once(nodes: int, pods: int, mode: str, keep: bool, profile: bool = False) -> bool:
+def start_sim_nodes(root: Path, kubeconfig: Path, count: int) -> subprocess.Popen:
+    """The nodes as ``navarch sim-nodes`` runs them: registered, heartbeating, and moving their pods
+    to Running, so the API server also carries the kubelets' status writes and Lease renewals."""
+    log = open(root / "sim-nodes.log", "ab")
+    proc = subprocess.Popen([sys.executable, "-m", "navarch", "sim-nodes", "--kubeconfig", str(kubeconfig),
+                             "--count", str(count), "--name-prefix", "node-", "--cpu", "4", "--memory", "32Gi"],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    async def registered() -> None:
+        async with Client.from_kubeconfig(str(kubeconfig)) as client:
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"sim-nodes exited: {(root / 'sim-nodes.log').read_text()[-2000:]}")
+                nodes = (await client.list("nodes")).get("items") or []
+                ready = [n for n in nodes if any(c.get("type") == "Ready" and c.get("status") == "True"
+                                                 for c in (n.get("status") or {}).get("conditions") or [])]
+                if len(ready) >= count:
+                    await client.create("namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                       "metadata": {"name": NS}})
+                    return
+                await asyncio.sleep(1)
+    asyncio.run(asyncio.wait_for(registered(), timeout=max(120, count / 20)))
+    return proc
+
+
+def run_once(nodes: int, pods: int, mode: str, keep: bool, profile: bool = False, sim: bool = False) -> bool:
     """``stream``: the scheduler runs while the pods are created (upstream scheduler_perf's shape);
     ``backlog``: the pods are all pending before the scheduler starts (a scheduler restart under
     load), so the API server's create work is outside the measured window."""
     root = Path(tempfile.mkdtemp(prefix=f"navarch-sched-bench-{nodes}-"))
-    server = scheduler = None
+    server = scheduler = sim_proc = None
     ok = False
-    prefix = f"scheduler.{mode}.{nodes}"
+    prefix = f"scheduler.{mode}{'.sim' if sim else ''}.{nodes}"
     try:
         server, kubeconfig = start_server(root)
         t0 = time.monotonic()
-        asyncio.run(create_nodes(kubeconfig, nodes))
+        if sim:
+            sim_proc = start_sim_nodes(root, kubeconfig, nodes)
+        else:
+            asyncio.run(create_nodes(kubeconfig, nodes))
         print(f"# {nodes} nodes created in {time.monotonic() - t0:.1f}s", flush=True)
         create_rate = 0.0
         if mode == "backlog":
@@ -330,6 +362,7 @@ def run_once(nodes: int, pods: int, mode: str, keep: bool, profile: bool = False
         print(f"# {prefix}: FAILED: {type(e).__name__}: {e}", flush=True)
     finally:
         stop(scheduler)
+        stop(sim_proc)
         stop(server)
         if keep:
             print(f"# kept {root}")
@@ -345,12 +378,15 @@ def main() -> int:
     ap.add_argument("--mode", default="stream,backlog",
                     help="comma-separated: stream (pods created while scheduling), backlog (all pending first); "
                          "default: %(default)s")
+    ap.add_argument("--sim-nodes", action="store_true",
+                    help="register the nodes with a real `navarch sim-nodes` process (heartbeats, pods moved to "
+                         "Running) instead of Node objects alone")
     ap.add_argument("--keep", action="store_true", help="keep the temp dirs with server and scheduler logs")
     ap.add_argument("--profile", action="store_true",
                     help="attach py-spy to the API server and the scheduler while pods are scheduled; print hot spots")
     args = ap.parse_args()
     print(f"# load average {os.getloadavg()[0]:.2f}; {os.cpu_count()} cpus", flush=True)
-    ok = all([run_once(int(n), args.pods, mode, args.keep, args.profile)
+    ok = all([run_once(int(n), args.pods, mode, args.keep, args.profile, args.sim_nodes)
               for n in args.nodes.split(",") for mode in args.mode.split(",")])
     return 0 if ok else 1
 
