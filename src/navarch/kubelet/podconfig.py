@@ -7,6 +7,7 @@ container from its literal ``env`` values only.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
@@ -80,7 +81,8 @@ class PodConfigurator:
         mounts = self.volumes.mounts(dict(pod), dict(container), env)
         limits = (container.get("resources") or {}).get("limits") or {}
         try:
-            cpu = int(envvars.parse_quantity(limits["cpu"]) * 1000) if "cpu" in limits else None
+            # MilliValue rounds up, as upstream's: 0.0001 cpu is 1m, not nothing.
+            cpu = math.ceil(envvars.parse_quantity(limits["cpu"]) * 1000) if "cpu" in limits else None
             memory = envvars.quantity_bytes(limits["memory"]) if "memory" in limits else None
         except (ValueError, ArithmeticError) as e:
             raise CreateContainerConfigError(f"invalid resource limits: {e}") from e
