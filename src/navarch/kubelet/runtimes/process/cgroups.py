@@ -122,6 +122,38 @@ class Cgroup:
                     time.sleep(0.01)
 
 
+def current_procs_files(pid: int = 0) -> list[str]:
+    """The ``cgroup.procs`` files of the groups ``pid`` (0: the calling process) is in, one per
+    controller we use: where a shim goes back to after spawning its container from inside the
+    container's groups (see ``shim.py``)."""
+    groups: dict[str, str] = {}
+    fd = os.open(f"/proc/{pid or 'self'}/cgroup", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        text = os.read(fd, 65536).decode()
+    finally:
+        os.close(fd)
+    for line in text.splitlines():
+        _, names, path = line.split(":", 2)
+        for name in names.split(","):
+            groups[name] = path
+    return [os.path.join(CGROUP_ROOT, c, groups.get(c, "/").lstrip("/"), "cgroup.procs") for c in CONTROLLERS]
+
+
+def move_to(procs_files: list[str], pid: int = 0) -> None:
+    """Write ``pid`` (0: the calling process) into each of ``procs_files``."""
+    value = str(pid or os.getpid()).encode()
+    for path in procs_files:
+        _write_file(path, value)
+
+
 def _write(directory: str, name: str, value: str) -> None:
-    with open(os.path.join(directory, name), "w") as f:
-        f.write(value)
+    _write_file(os.path.join(directory, name), value.encode())
+
+
+def _write_file(path: str, value: bytes) -> None:
+    # One write(2), no file object: a cgroup file takes the value in a single write.
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, value)
+    finally:
+        os.close(fd)

@@ -1,4 +1,4 @@
-"""The container's own mount namespace, set up in the forked child just before exec.
+"""The container's own mount namespace, set up by the shim just before it spawns the container.
 
 Python 3.11 has no ``os.unshare`` nor ``mount``: this calls libc through ctypes (no extra process,
 and errors come back as errno). Steps, as runc does them for bind mounts:
@@ -60,9 +60,33 @@ def _b(value: str | None) -> bytes | None:
     return value.encode() if value is not None else None
 
 
+def enter_mount_namespace(libc: Libc, mounts: Sequence[dict[str, Any]]) -> int:
+    """Move the calling (single-threaded) process into a new mount namespace set up for a container,
+    and return a descriptor of the namespace it was in, for ``leave_mount_namespace``. The shim does
+    this around spawning the container, which inherits the namespace: no fork of the shim is needed
+    to prepare it. On failure the caller is back in its own namespace."""
+    home = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        setup_mount_namespace(libc, mounts)
+    except BaseException:
+        leave_mount_namespace(libc, home)
+        raise
+    return home
+
+
+def leave_mount_namespace(libc: Libc, home: int) -> None:
+    """Back to the namespace ``home`` (from ``enter_mount_namespace``), and close it. The container's
+    namespace lives on as long as a process is in it."""
+    try:
+        libc.setns(home, CLONE_NEWNS)
+    finally:
+        os.close(home)
+    os.chdir("/")  # setns moved us to the namespace's root; say so explicitly
+
+
 def setup_mount_namespace(libc: Libc, mounts: Sequence[dict[str, Any]]) -> None:
-    """Run in the container's process after fork, before exec. ``mounts`` are Mount dicts
-    (container_path, host_path, readonly)."""
+    """Unshare the calling process's mount namespace and bind ``mounts`` (Mount dicts:
+    container_path, host_path, readonly) into it."""
     libc.unshare(CLONE_NEWNS)
     libc.mount(None, "/", None, MS_REC | MS_SLAVE)
     for m in mounts:

@@ -2,9 +2,8 @@
 
 Like containerd's shim, it owns one container for its whole life, independently of the kubelet:
 it starts the container's process, copies its output into the CRI log, holds its stdin, waits for
-it, and records how it ended. The zygote forks it in a session of its own and forks once more, so
-the shim is nobody's child (no zombie for anyone to reap, no controlling terminal to acquire) and
-survives both the kubelet and the zygote.
+it, and records how it ended. The zygote forks it in a session of its own (no controlling terminal
+to acquire, no signals meant for the kubelet's group), so it survives both the kubelet and the zygote.
 
 Protocol with the runtime:
 - the first line on the report channel (the connection the runtime's spawn request came on) is
@@ -23,31 +22,44 @@ drained into the log, and only then is ``exit.json`` written, so a log reader th
 every line.
 
 The shim is a plain ``selectors`` loop (``Reactor``), not asyncio: it is forked from the zygote, and
-a process without asyncio loaded is half the size, so every fork (the shim's, then the container's)
-is about twice as fast.
+a process without asyncio loaded is half the size, so the fork is about twice as fast.
+
+Start cost is CPU on a node starting a burst of pods, and in a freshly forked Python process most of
+it is copy-on-write: every object the shim touches (even to count a reference) costs a copied page.
+So the start path touches little: the container is started with ``posix_spawn`` (a vfork, no page
+copied, no Python in the child; the cgroup and mount namespace it needs are entered by the shim
+around the spawn, see ``Shim._spawn_process``), files are read and written with plain ``os`` calls,
+and garbage collection is off until the container runs.
 """
 
 from __future__ import annotations
 
-import fcntl
+import _signal
 import functools
+import gc
 import json
 import os
 import selectors
 import signal
 import socket
 import struct
-import termios
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from navarch.kubelet.runtimes.process import attach, state
-from navarch.kubelet.runtimes.process.cgroups import Cgroup
+from navarch.kubelet.runtimes.process.cgroups import (
+    Cgroup,
+    current_procs_files,
+    move_to,
+)
 from navarch.kubelet.runtimes.process.crilog import LogWriter
-from navarch.kubelet.runtimes.process.mounts import Libc, setup_mount_namespace
+from navarch.kubelet.runtimes.process.mounts import (
+    Libc,
+    enter_mount_namespace,
+    leave_mount_namespace,
+)
 
 DRAIN_TIMEOUT = 2.0
 MAX_CLIENT_BUFFER = 4 * 2**20
@@ -56,6 +68,8 @@ MAX_STDIN_BUFFER = 2**20
 FLUSH_TIMEOUT = 1.0
 READ_CHUNK = 65536
 START_ERROR_EXIT = 128
+# Signals the shim ignores or handles that the container must start with at their defaults.
+CHILD_DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGHUP, signal.SIGINT, signal.SIGTERM)
 
 
 def now_iso() -> str:
@@ -114,7 +128,7 @@ class Peer:
 
 
 class Shim:
-    def __init__(self, cdir: Path, config: dict[str, Any]) -> None:
+    def __init__(self, cdir: str, config: dict[str, Any]) -> None:
         self.cdir = cdir
         self.config = config
         self.cid: str = config["id"]
@@ -138,7 +152,7 @@ class Shim:
     # ---- starting the container ----------------------------------------------------------------------
 
     def spawn(self) -> None:
-        """Fork and exec the container's process; raises OSError with the reason it could not run."""
+        """Start the container's process; raises OSError with the reason it could not run."""
         cfg = self.config
         devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         if self.tty:
@@ -161,48 +175,14 @@ class Shim:
                 close_after = [out_w, err_w]
             outputs = {out_r: "stdout", err_r: "stderr"}
             master = -1
-        libc = Libc() if cfg.get("isolated") else None
         argv = list(cfg["command"])
         env = state.container_env(cfg.get("envs") or {})
-        workdir = cfg.get("working_dir") or "/"
-        err_r, err_w = os.pipe2(os.O_CLOEXEC)
-        pid = os.fork()
-        if pid == 0:  # the container's process, until exec
-            stage = "setup"
-            try:
-                os.setsid()  # its own process group (the unit signals go to) and session
-                if self.tty:
-                    fcntl.ioctl(child_fds[0], termios.TIOCSCTTY, 0)
-                for target, fd in enumerate(child_fds):
-                    os.dup2(fd, target, inheritable=True)
-                for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGHUP, signal.SIGINT, signal.SIGTERM):
-                    signal.signal(sig, signal.SIG_DFL)
-                if self.cgroup is not None:
-                    self.cgroup.join()
-                if libc is not None:
-                    setup_mount_namespace(libc, cfg.get("mounts") or [])
-                os.makedirs(workdir, exist_ok=True)
-                os.chdir(workdir)
-                os.closerange(3, err_w)
-                os.closerange(err_w + 1, 65536)
-                stage = "exec"
-                os.execvpe(argv[0], argv, env)
-            except BaseException as e:  # noqa: BLE001 - reported to the shim, which reports it on
-                try:
-                    os.write(err_w, _start_error(e, argv[0], stage).encode())
-                finally:
-                    os._exit(127)
-        os.close(err_w)
-        for fd in close_after:
-            os.close(fd)
-        os.close(devnull)
-        failure = b""
-        while chunk := os.read(err_r, 65536):
-            failure += chunk
-        os.close(err_r)
-        if failure:
-            os.waitpid(pid, 0)
-            raise OSError(failure.decode(errors="replace"))
+        try:
+            pid = self._spawn_process(argv, env, child_fds)
+        finally:
+            for fd in close_after:
+                os.close(fd)
+            os.close(devnull)
         self.pid = pid
         for fd in outputs:
             os.set_blocking(fd, False)
@@ -210,6 +190,57 @@ class Shim:
             os.set_blocking(self.stdin_fd, False)
         self.outputs = outputs
         self.master = master
+
+    def _spawn_process(self, argv: list[str], env: dict[str, str], child_fds: tuple[int, int, int]) -> int:
+        """Start the container's process with ``posix_spawn`` (a vfork: no copy of the shim's pages,
+        no Python code in the child). What the child must have from its first instruction on is
+        prepared in the shim around the spawn and undone after: the shim steps into the container's
+        mount namespace and cgroups, spawns (the child inherits both), and steps back out. The shim
+        is single-threaded and blocked in the vfork meanwhile, so nothing else of it runs there."""
+        cfg = self.config
+        libc = Libc() if cfg.get("isolated") else None
+        workdir = cfg.get("working_dir") or "/"
+        stage = "setup"
+        home_ns = home_groups = None
+        pid = 0
+        try:
+            if libc is not None:
+                home_ns = enter_mount_namespace(libc, cfg.get("mounts") or [])
+            os.makedirs(workdir, exist_ok=True)
+            os.chdir(workdir)  # posix_spawn starts the child in the caller's directory
+            if self.cgroup is not None:
+                home_groups = current_procs_files()
+                self.cgroup.join()
+            stage = "exec"
+            program = _find_program(argv[0], env)
+            if self.tty:
+                # After setsid, opening the terminal (without O_NOCTTY) makes it the controlling one.
+                actions = [(os.POSIX_SPAWN_OPEN, 0, os.ttyname(child_fds[0]), os.O_RDWR, 0),
+                           (os.POSIX_SPAWN_DUP2, 0, 1), (os.POSIX_SPAWN_DUP2, 0, 2)]
+            else:
+                actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(child_fds)]
+            # Every other descriptor of the shim is close-on-exec (Python's default), so the
+            # container gets exactly 0, 1 and 2.
+            pid = os.posix_spawn(program, argv, env, file_actions=actions, setsid=True,
+                                 setsigdef=CHILD_DEFAULT_SIGNALS)
+        except Exception as e:  # reported as the start error, in runc's words
+            raise OSError(_start_error(e, argv[0], stage)) from e
+        finally:
+            # Out of the container's cgroups and namespace again. If that fails the shim reports a
+            # start error and ends, so it must not leave the container running behind it.
+            try:
+                if home_groups is not None:
+                    move_to(home_groups)
+                if home_ns is not None and libc is not None:
+                    leave_mount_namespace(libc, home_ns)
+                else:
+                    os.chdir("/")
+            except OSError as e:
+                if pid:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                raise OSError(f"leaving the container's cgroup or namespace after starting it: {e}") from e
+        return pid
 
     # ---- running ---------------------------------------------------------------------------------
 
@@ -242,7 +273,7 @@ class Shim:
         self.log.close()
         self._drop_stdin()
         reason = "OOMKilled" if oom else ("Completed" if code == 0 else "Error")
-        state.write_json(self.cdir / state.EXIT_FILE, {
+        state.write_json(os.path.join(self.cdir, state.EXIT_FILE), {
             "exit_code": code, "finished_at": finished_at, "oom_killed": oom, "reason": reason})
         self.exit_frame = attach.frame(attach.EXIT, str(code).encode())
         for peer in list(self.clients.values()):
@@ -463,6 +494,23 @@ class Shim:
             self.reactor.forget(fd)
 
 
+def _find_program(name: str, env: dict[str, str]) -> str:
+    """The executable ``execvpe`` would run for ``name``, searched in the container's own PATH (the
+    shim's would be wrong); raises FileNotFoundError or PermissionError as exec would."""
+    if "/" in name:
+        return name
+    denied = False
+    for directory in os.get_exec_path(env):
+        candidate = os.path.join(directory, name)
+        if os.path.isfile(candidate):
+            if os.access(candidate, os.X_OK):
+                return candidate
+            denied = True
+    if denied:
+        raise PermissionError(name)
+    raise FileNotFoundError(name)
+
+
 def _start_error(e: BaseException, program: str, stage: str) -> str:
     """runc's wording for exec failures, so users see the messages they know."""
     if stage == "exec" and isinstance(e, FileNotFoundError):
@@ -482,18 +530,28 @@ def _listen(name: str) -> socket.socket:
     return sock
 
 
-def serve(cdir: Path, report: TextIO) -> int:
+def _report(report: socket.socket, value: dict[str, Any]) -> None:
+    """The one line the runtime waits for; then the connection is closed."""
+    try:
+        report.sendall(json.dumps(value).encode() + b"\n")
+    except OSError:
+        pass  # the runtime gave up waiting: the records on disk still tell what happened
+    report.close()
+
+
+def serve(cdir: str, report: socket.socket) -> int:
     """Be the shim of the container in ``cdir`` until it has ended. Called in a fresh process (forked
     by the zygote) whose stderr is the shim log; ``report`` is where the runtime waits for the first
     line, closed once it is written."""
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the zygote ignores it; the shim must reap its child
+    # SIGHUP stays ignored, as in the zygote. SIGCHLD is ignored there too (the kernel reaps its
+    # shims), but the shim must reap its child to learn the exit status. ``_signal`` is the C
+    # function under ``signal.signal``, whose enum conversions cost a fresh shim copied pages.
+    _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
     os.chdir("/")
-    config = state.read_json(cdir / state.CONFIG_FILE)
+    config = state.read_json(os.path.join(cdir, state.CONFIG_FILE))
     if config is None:
         message = f"no {state.CONFIG_FILE} in {cdir}"
-        report.write(json.dumps({"error": message}) + "\n")
-        report.close()
+        _report(report, {"error": message})
         return 2
     try:
         control = _listen(state.shim_socket_name(config["id"]))
@@ -502,16 +560,15 @@ def serve(cdir: Path, report: TextIO) -> int:
         shim.spawn()
     except Exception as e:  # noqa: BLE001 - every start failure is the container's StartError
         message = str(e) or type(e).__name__
-        state.write_json(cdir / state.EXIT_FILE, {
+        state.write_json(os.path.join(cdir, state.EXIT_FILE), {
             "exit_code": START_ERROR_EXIT, "finished_at": now_iso(), "oom_killed": False,
             "reason": "StartError", "message": message})
-        report.write(json.dumps({"error": message}) + "\n")
-        report.close()
+        _report(report, {"error": message})
         return 1
-    state.write_json(cdir / state.STARTED_FILE, {
+    state.write_json(os.path.join(cdir, state.STARTED_FILE), {
         "pid": shim.pid, "start_time": state.proc_start_time(shim.pid), "started_at": now_iso(),
         "shim_pid": os.getpid(), "shim_start_time": state.proc_start_time(os.getpid())})
-    report.write(json.dumps({"pid": shim.pid}) + "\n")
-    report.close()
+    _report(report, {"pid": shim.pid})
+    gc.enable()  # off since the fork (see ``zygote.py``); the shim may run for months
     shim.run(control, attach_sock)
     return 0

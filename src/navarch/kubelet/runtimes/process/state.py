@@ -40,19 +40,40 @@ LOG_FILE = "container.log"
 SHIM_LOG_FILE = "shim.log"
 
 
-def write_json(path: Path, value: Any) -> None:
-    """Replace ``path`` atomically and durably enough for a crash of the writer (not of the host)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(json.dumps(value, sort_keys=True).encode())
+def write_json(path: Path | str, value: Any) -> None:
+    """Replace ``path`` atomically and durably enough for a crash of the writer (not of the host).
+    (Plain ``os`` calls, no file objects: the shims write these while the burst of a pod start is
+    on, and every layer of Python touched in a freshly forked shim costs copied pages.)"""
+    path = os.fspath(path)
+    directory, name = os.path.split(path)
+    tmp = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
+    data = json.dumps(value, sort_keys=True).encode()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
     os.replace(tmp, path)
 
 
-def read_json(path: Path) -> Any | None:
+def read_file(path: Path | str) -> bytes:
+    """The whole of a (small) file; raises FileNotFoundError like open()."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+def read_json(path: Path | str) -> Any | None:
     """The record, or None when it is not there (yet, or any more)."""
     try:
-        with open(path, "rb") as f:
-            return json.loads(f.read())
+        return json.loads(read_file(path).decode())  # str: no encoding detection in Python code
     except FileNotFoundError:
         return None
 
@@ -83,8 +104,7 @@ def proc_start_time(pid: int) -> int | None:
     """Field 22 of /proc/PID/stat (start time in clock ticks since boot), which tells a live process
     from a later one that reused its pid; None when no such process exists."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
+        data = read_file(f"/proc/{pid}/stat")
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
     # The command name (field 2) may contain spaces and parentheses: split after its last ")".

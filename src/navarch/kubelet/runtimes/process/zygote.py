@@ -44,6 +44,7 @@ from navarch.kubelet.runtimes.process import state
 ZYGOTE_FILE = "zygote.json"
 ZYGOTE_LOG_FILE = "zygote.log"
 MAX_REQUEST = 64 * 1024
+MAX_FD = 65536
 # How often the zygote checks that its root dir still exists.
 ROOT_CHECK = 5.0
 # With no runtime connected for this long (the node agent is gone for good), the zygote leaves.
@@ -70,7 +71,7 @@ def fingerprint() -> str:
 class Zygote:
     def __init__(self, root: Path, listener: socket.socket, fingerprint: str) -> None:
         self.root = root
-        self.containers = (root / state.CONTAINERS).resolve()
+        self.containers = os.path.realpath(root / state.CONTAINERS)
         self.listener = listener
         self.fingerprint = fingerprint
         self.selector = selectors.DefaultSelector()
@@ -96,7 +97,7 @@ class Zygote:
             now = time.monotonic()
             if now >= next_check:
                 next_check = now + ROOT_CHECK
-                if not self.containers.is_dir():
+                if not os.path.isdir(self.containers):
                     print(f"zygote {os.getpid()}: {self.containers} is gone; exiting", file=sys.stderr)
                     break
                 if not self.runtimes and now - self.alone_since > ORPHAN_EXIT:
@@ -161,8 +162,10 @@ class Zygote:
         elif conn in self.runtimes:
             self._reply(conn, {"error": "spawn needs a connection of its own"})
         else:
-            cdir = Path(str(request.get("dir", ""))).resolve()
-            if cdir.parent != self.containers:
+            # Plain strings, not pathlib: this runs for every start, in a process whose every
+            # touched page is copied again after each fork.
+            cdir = os.path.realpath(str(request.get("dir", "")))
+            if os.path.dirname(cdir) != self.containers:
                 self._reply(conn, {"error": f"{cdir} is not a container dir of {self.root}"})
             else:
                 self.pending.pop(conn, None)
@@ -191,10 +194,14 @@ class Zygote:
             pass
         conn.close()
 
-    def _fork_shim(self, conn: socket.socket, cdir: Path) -> None:
+    def _fork_shim(self, conn: socket.socket, cdir: str) -> None:
         sys.stderr.flush()
         if os.fork():
             return  # SIGCHLD is ignored: the kernel reaps our shims when they end
+        # No collection while the shim starts: a collection walks (and so copies on write) pages
+        # shared with the zygote, for no gain in a process this young. ``shim.serve`` turns it
+        # back on once the container runs.
+        gc.disable()
         code = 1
         try:
             os.setsid()  # a session of its own: no terminal, no signals meant for the zygote's group
@@ -204,29 +211,39 @@ class Zygote:
         finally:
             os._exit(code)
 
-    def _become_shim(self, conn: socket.socket, cdir: Path) -> int:
-        from navarch.kubelet.runtimes.process import shim
+    def _become_shim(self, conn: socket.socket, cdir: str) -> int:
+        # Loaded before the fork. ``from ... import shim`` would run importlib's ``_handle_fromlist``
+        # (Python code, so copied pages); this form is resolved in C from sys.modules.
+        import navarch.kubelet.runtimes.process.shim as shim  # noqa: PLR0402
 
         set_comm("navarch-shim")  # ps shows the zygote's command line; the name tells them apart
-        self.selector.close()
-        self.listener.close()
-        for other in self.pending:
-            other.close()
-        log_fd = os.open(cdir / state.SHIM_LOG_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        # The zygote's descriptors (listener, epoll, other connections) are dropped by number: closing
+        # them through their Python objects would copy those objects' pages into this process for
+        # nothing. The objects stay referenced (by this very frame's ``self``) until ``os._exit``,
+        # so no finalizer ever closes a number the shim has reused.
+        keep = conn.fileno()
+        os.closerange(3, keep)
+        os.closerange(keep + 1, MAX_FD)
+        log_fd = os.open(os.path.join(cdir, state.SHIM_LOG_FILE), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
         os.dup2(log_fd, 2)
         os.close(log_fd)
         conn.setblocking(True)
-        report = os.fdopen(conn.detach(), "w")
+        report = conn
         return shim.serve(cdir, report)
 
 
 def set_comm(name: str) -> None:
     """The process name in /proc/PID/comm (``ps -o comm``, ``pgrep``); best effort."""
     try:
-        with open("/proc/self/comm", "w") as f:
-            f.write(name)
+        fd = os.open("/proc/self/comm", os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        os.write(fd, name.encode())
     except OSError:
         pass
+    finally:
+        os.close(fd)
 
 
 def main(argv: list[str]) -> int:
@@ -258,7 +275,7 @@ def main(argv: list[str]) -> int:
     # not be held open for the zygote's life, nor passed on to every shim.
     keep = listener.fileno()
     os.closerange(3, keep)
-    os.closerange(keep + 1, 65536)
+    os.closerange(keep + 1, MAX_FD)
     set_comm("navarch-zygote")
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     # Shims are our children (one fork is half the cost of a double fork); ignoring SIGCHLD makes

@@ -140,6 +140,38 @@ async def test_exit_codes_and_reasons(rt: ProcessRuntime, command: list[str], co
     assert (st.state, st.exit_code, st.reason) == (ContainerState.EXITED, code, reason)
 
 
+async def test_the_container_starts_clean(rt: ProcessRuntime) -> None:
+    """posix_spawn leaves nothing of the shim behind: only fds 0-2, a session of its own, default
+    signal dispositions (the shim ignores SIGHUP and SIGPIPE)."""
+    script = "ls /proc/$$/fd; grep -E '^SigIgn' /proc/$$/status; ps -o pid=,sid= -p $$"
+    _, cid = await run(rt, ["sh", "-c", script])
+    await wait_exited(rt, cid)
+    out = (await logs(rt, cid)).decode().split()
+    assert out[:3] == ["0", "1", "2"] and out[3] == "SigIgn:"
+    assert int(out[4], 16) & ((1 << (signal.SIGHUP - 1)) | (1 << (signal.SIGPIPE - 1))) == 0
+    assert out[5] == out[6]  # pid == session id: a session leader
+
+
+async def test_a_tty_container_has_it_as_controlling_terminal(rt: ProcessRuntime) -> None:
+    _, cid = await run(rt, ["sh", "-c", "tty; ps -o tty= -p $$"], tty=True)
+    await wait_exited(rt, cid)
+    lines = (await logs(rt, cid)).decode().split()
+    assert lines[0].startswith("/dev/pts/") and lines[1] == lines[0].removeprefix("/dev/")
+
+
+async def test_the_command_is_found_in_the_container_path(rt: ProcessRuntime, tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "hello-prog").write_text("#!/bin/sh\necho hello from $0\n")
+    (bin_dir / "hello-prog").chmod(0o755)
+    (bin_dir / "not-executable").write_text("#!/bin/sh\n")
+    _, cid = await run(rt, ["hello-prog"], envs={"PATH": f"/nonexistent:{bin_dir}"})
+    await wait_exited(rt, cid)
+    assert await logs(rt, cid) == f"hello from {bin_dir}/hello-prog\n".encode()
+    with pytest.raises(RuntimeFailure, match='exec: "not-executable": permission denied'):
+        await run(rt, ["not-executable"], envs={"PATH": str(bin_dir)})
+
+
 async def test_container_without_command_is_a_config_error(rt: ProcessRuntime) -> None:
     sid = await rt.run_pod_sandbox(SANDBOX)
     with pytest.raises(CreateContainerConfigError, match='image "nginx:1.27".*command'):
@@ -395,6 +427,20 @@ async def test_exec_joins_the_container_cgroup(rt: ProcessRuntime) -> None:
     _, cid = await run(rt, ["sleep", "1000"])
     result = await rt.exec_sync(cid, ["cat", "/proc/self/cgroup"], 10)
     assert f"memory:/{cgroups.PARENT}/{cid}" in result.stdout.decode()
+
+
+@needs_cgroups
+async def test_the_shim_leaves_the_container_cgroup_and_namespace_it_spawned_into(rt: ProcessRuntime) -> None:
+    """The shim steps into the container's cgroups and mount namespace to spawn it, and back out:
+    it must not count against the container's limits, nor be killed with its leftovers."""
+    _, cid = await run(rt, ["sleep", "1000"], memory_limit_bytes=64 * 2**20)
+    started = state.read_json(rt.root / state.CONTAINERS / cid / state.STARTED_FILE)
+    shim, container = started["shim_pid"], started["pid"]
+    group = cgroups.Cgroup.for_container(cid)
+    assert group.pids() == [container]
+    assert cgroups.current_procs_files(shim) == cgroups.current_procs_files()
+    assert os.readlink(f"/proc/{shim}/ns/mnt") == os.readlink("/proc/self/ns/mnt")
+    assert os.readlink(f"/proc/{container}/ns/mnt") != os.readlink("/proc/self/ns/mnt")
 
 
 @needs_root
