@@ -279,7 +279,8 @@ def start_sim_nodes(root: Path, kubeconfig: Path, count: int) -> subprocess.Pope
     to Running, so the API server also carries the kubelets' status writes and Lease renewals."""
     log = open(root / "sim-nodes.log", "ab")
     proc = subprocess.Popen([sys.executable, "-m", "navarch", "sim-nodes", "--kubeconfig", str(kubeconfig),
-                             "--count", str(count), "--name-prefix", "node-", "--cpu", "4", "--memory", "32Gi"],
+                             "--count", str(count), "--name-prefix", "node-", "--cpu", "4", "--memory", "32Gi",
+                             "--cluster-cidr", "10.32.0.0/11"],
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     async def registered() -> None:
