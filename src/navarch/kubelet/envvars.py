@@ -20,11 +20,11 @@ import base64
 import binascii
 import ipaddress
 import logging
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from navarch.api import quantity
 from navarch.client.errors import ApiError, is_not_found
 from navarch.kubelet.runtimes.interface import CreateContainerConfigError
 
@@ -510,40 +510,8 @@ def _find_container(pod: Obj, name: str) -> Obj | None:
 
 
 # ---- quantities ---------------------------------------------------------------------------------
-# kubelet may not import another component (the scheduler has its own parser); the api package has none.
 
-_BINARY = {"Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60}
-_DECIMAL = {"n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1),
-            "k": Decimal("1e3"), "M": Decimal("1e6"), "G": Decimal("1e9"), "T": Decimal("1e12"),
-            "P": Decimal("1e15"), "E": Decimal("1e18")}
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?$")
+parse_quantity = quantity.parse
+quantity_bytes = quantity.value  # ``Quantity.Value()``: rounded up to a whole unit
+_ceil = quantity.ceil
 
-
-def parse_quantity(q: Any) -> Decimal:
-    """A resource.Quantity (``250m``, ``1Gi``, ``1e3``, or a number) as an exact decimal."""
-    if isinstance(q, (int, float)):
-        return Decimal(str(q))
-    text = str(q).strip()
-    m = _QUANTITY.match(text)
-    if not m:
-        raise ValueError(f"quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$': {text!r}")
-    try:
-        number = Decimal(m.group(1))
-    except InvalidOperation:
-        raise ValueError(f"unable to parse quantity's numeric part: {text!r}") from None
-    suffix = m.group(2) or ""
-    if suffix in _BINARY:
-        return number * _BINARY[suffix]
-    if suffix in _DECIMAL:
-        return number * _DECIMAL[suffix]
-    return number.scaleb(int(suffix[1:]))
-
-
-def _ceil(d: Decimal) -> int:
-    i = int(d)
-    return i + 1 if d > i else i
-
-
-def quantity_bytes(q: Any) -> int:
-    """``Quantity.Value()``: rounded up to a whole unit."""
-    return _ceil(parse_quantity(q))

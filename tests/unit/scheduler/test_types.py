@@ -1,6 +1,6 @@
 import pytest
 
-from navarch.scheduler.framework import quantity
+from navarch.api import quantity
 from navarch.scheduler.framework.types import (
     DEFAULT_MEMORY_REQUEST, ActionType, ClusterEvent, NodeInfo, PodInfo, node_update_action, pod_requests)
 from tests.unit.scheduler.builders import make_node, make_pod

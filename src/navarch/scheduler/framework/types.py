@@ -16,7 +16,7 @@ from enum import IntFlag
 from typing import Any, Iterable, Mapping
 
 from navarch.api.selectors import LabelSelector, label_selector_from_object
-from navarch.scheduler.framework import quantity
+from navarch.api import quantity
 
 # Requests the scores assume for containers that request nothing (upstream schedutil defaults).
 DEFAULT_MILLI_CPU_REQUEST = 100

@@ -1,7 +1,6 @@
-"""Resource quantities as the scheduler counts them: CPU in millicores, everything else in units.
-
-Parsed once per pod or node (into ``PodInfo``/``NodeInfo``), never in the per-node hot path. Rounding
-follows apimachinery's ``Quantity.MilliValue``/``Value``: up, towards the next integer.
+"""Resource quantities (``250m``, ``1Gi``, ``1e3``) as exact decimals, and as the integers the
+scheduler and the kubelet count with: CPU in millicores, everything else in units. Rounding follows
+apimachinery's ``Quantity.MilliValue``/``Value``: up, towards the next integer.
 """
 
 from __future__ import annotations
@@ -24,7 +23,8 @@ def parse(q: Any) -> Decimal:
     text = str(q).strip()
     m = _RE.match(text)
     if not m:
-        raise ValueError(f"quantities must match the regular expression, got {text!r}")
+        raise ValueError("quantities must match the regular expression "
+                         f"'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$', got {text!r}")
     try:
         number = Decimal(m.group(1))
     except InvalidOperation:
@@ -37,14 +37,14 @@ def parse(q: Any) -> Decimal:
     return number.scaleb(int(suffix[1:]))
 
 
-def _ceil(d: Decimal) -> int:
+def ceil(d: Decimal) -> int:
     i = int(d)
     return i + 1 if d > i else i
 
 
 def milli_value(q: Any) -> int:
-    return _ceil(parse(q) * 1000)
+    return ceil(parse(q) * 1000)
 
 
 def value(q: Any) -> int:
-    return _ceil(parse(q))
+    return ceil(parse(q))
