@@ -32,34 +32,18 @@ import multiprocessing
 import os
 import shutil
 import signal
-import socket
-import ssl
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from contextlib import aclosing
 from pathlib import Path
+
+import processes  # benchmarks/processes.py: run as scripts, their directory is on sys.path
 
 from navarch.client.rest import Client
 
 NS = "bench-pods"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_seconds(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
 
 
 def kubelet_pid(server_pid: int) -> int | None:
@@ -78,40 +62,12 @@ def kubelet_pid(server_pid: int) -> int | None:
 
 
 def start_server(root: Path) -> tuple[subprocess.Popen, Path]:
-    port = free_port()
-    data = root / "data"
-    with open(root / "server.log", "ab") as log:  # the child keeps its own copy of the descriptor
-        proc = subprocess.Popen([sys.executable, "-m", "navarch", "server", "--data-dir", str(data), "--port",
-                                 str(port), "--disable-controller-manager", "--kubelet-arg=--node-ip=127.0.0.1",
-                                 "--kubelet-arg=--port=0"],
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {(root / 'server.log').read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"https://127.0.0.1:{port}/readyz", context=ctx, timeout=1) as r:
-                if r.status == 200 and (data / "kubeconfig").exists():
-                    return proc, data / "kubeconfig"
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("server did not become ready")
+    return processes.start_server(root, "--disable-controller-manager", "--kubelet-arg=--node-ip=127.0.0.1",
+                                  "--kubelet-arg=--port=0")
 
 
-def stop(proc: subprocess.Popen | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
-
+stop = processes.stop
+free_port, cpu_seconds = processes.free_port, processes.cpu_seconds
 
 def kill_leftovers(text: str) -> list[str]:
     """SIGKILL, by PID, every process whose command line names ``text``; their command lines."""

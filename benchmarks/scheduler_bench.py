@@ -37,15 +37,14 @@ import multiprocessing
 import os
 import shutil
 import signal
-import socket
-import ssl
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from contextlib import aclosing
 from pathlib import Path
+
+import processes  # benchmarks/processes.py: run as scripts, their directory is on sys.path
 
 from navarch.client.rest import Client
 
@@ -53,74 +52,14 @@ NS = "bench-sched"
 CONCURRENCY = 64
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss_mib(pid: int) -> tuple[float, float]:
-    """Current and peak resident memory of a process, MiB (from /proc)."""
-    cur = peak = 0.0
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    cur = int(line.split()[1]) / 1024
-                elif line.startswith("VmHWM:"):
-                    peak = int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return cur, peak
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (from /proc), to show where time went."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
+free_port, rss_mib, cpu_seconds, stop = processes.free_port, processes.rss_mib, processes.cpu_seconds, processes.stop
 
 
 def start_server(root: Path) -> tuple[subprocess.Popen, Path]:
-    port = free_port()
-    data = root / "data"
-    log = open(root / "server.log", "ab")
-    # The server's own scheduler is disabled: the measured one is started below, and two schedulers
-    # would race for every pod (a quarter of the bindings failed with a conflict).
-    # Nor does the controller manager run: upstream's scheduler_perf measures the API server and the
-    # scheduler alone, and the controllers' pod watches would be charged to the scheduler's figure.
-    proc = subprocess.Popen([sys.executable, "-m", "navarch", "server", "--data-dir", str(data), "--port", str(port),
-                             "--disable-agent", "--disable-scheduler", "--disable-controller-manager"],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {(root / 'server.log').read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"https://127.0.0.1:{port}/readyz", context=ctx, timeout=1) as r:
-                if r.status == 200 and (data / "kubeconfig").exists():
-                    return proc, data / "kubeconfig"
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("server did not become ready")
-
-
-def stop(proc: subprocess.Popen | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
+    # The server's own scheduler is disabled: the measured one is started here, and two schedulers
+    # would race for every pod. Nor does the controller manager run: upstream's scheduler_perf
+    # measures the API server and the scheduler alone.
+    return processes.start_server(root, "--disable-agent", "--disable-scheduler", "--disable-controller-manager")
 
 
 async def gather_limited(coros, limit: int = CONCURRENCY) -> None:

@@ -1,0 +1,82 @@
+"""What the benchmarks that start their own ``navarch server`` share: a free port, the server started
+and awaited, stopped by PID, and the CPU and memory of a process read from /proc."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(root: Path, *flags: str) -> tuple[subprocess.Popen, Path]:
+    """``navarch server`` on a free loopback port with its data under ``root``, once /readyz answers
+    and the kubeconfig is written; its log is ``root/server.log``."""
+    port = free_port()
+    data = root / "data"
+    with open(root / "server.log", "ab") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen([sys.executable, "-m", "navarch", "server", "--data-dir", str(data), "--port",
+                                 str(port), *flags], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {(root / 'server.log').read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"https://127.0.0.1:{port}/readyz", context=ctx, timeout=1) as r:
+                if r.status == 200 and (data / "kubeconfig").exists():
+                    return proc, data / "kubeconfig"
+        except OSError:
+            pass
+        time.sleep(0.1)
+    stop(proc)
+    raise RuntimeError("server did not become ready")
+
+
+def stop(proc: subprocess.Popen | None, timeout: float = 20) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def rss_mib(pid: int) -> tuple[float, float]:
+    """Current and peak resident memory of a process, MiB (from /proc)."""
+    cur = peak = 0.0
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    cur = int(line.split()[1]) / 1024
+                elif line.startswith("VmHWM:"):
+                    peak = int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return cur, peak
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (from /proc), to show where time went."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
