@@ -109,6 +109,39 @@ class NavarchServer:
         self.stop(signal.SIGKILL)
 
 
+def run_in_terminal(argv: list[str], timeout: float) -> tuple[int, bytes]:
+    """Run ``argv`` with a pseudo-terminal as its stdin, stdout and stderr (as ``kubectl exec -it``
+    needs: a user's shell would give it one); its exit code and everything it wrote. Killed by PID
+    when it outlives ``timeout``."""
+    import pty
+
+    master, slave = pty.openpty()
+    out = b""
+    try:
+        proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+        try:
+            rc = proc.wait(timeout)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+        os.close(slave)
+        slave = -1
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO once the terminal's other side is closed and drained
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+    return rc, out
+
+
 class Kubectl:
     """Runs one kubectl version against one server, with its own discovery cache."""
 

@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 
 from tests.clients import kubectl_path
-from tests.navarch_process import Kubectl, NavarchServer, free_port
+from tests.navarch_process import Kubectl, NavarchServer, free_port, run_in_terminal
 
 
 def _missing_node_modules() -> str:
@@ -340,35 +340,9 @@ def test_logs_and_logs_follow(node: Node, web: dict[str, Any], version: str) -> 
 def test_exec_it_prints_hi_and_exits_3(node: Node, web: dict[str, Any], version: str) -> None:
     """``kubectl exec -it`` wants a terminal on stdin: it gets a pseudo-terminal, as a user's shell
     would give it."""
-    import pty
-
     k = node.kubectl(version)
-    master, slave = pty.openpty()
-    out = b""
-    try:
-        cmd = [k.path, "--kubeconfig", str(k.kubeconfig), "--cache-dir", str(k.cache_dir),
-               "exec", "-it", "web", "-n", NS, "--", "sh", "-c", "echo hi; exit 3"]
-        proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
-        try:
-            rc = proc.wait(WAIT)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
-        os.close(slave)
-        slave = -1
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-    finally:
-        os.close(master)
-        if slave >= 0:
-            os.close(slave)
+    rc, out = run_in_terminal([k.path, "--kubeconfig", str(k.kubeconfig), "--cache-dir", str(k.cache_dir),
+                               "exec", "-it", "web", "-n", NS, "--", "sh", "-c", "echo hi; exit 3"], WAIT)
     assert rc == 3, out
     assert b"hi\r\n" in out, out  # a terminal turns \n into \r\n: the command ran with a TTY
 

@@ -21,7 +21,7 @@ from navarch.kubelet.runtimes.interface import ContainerState
 from navarch.kubelet.server import KubeletServer
 from navarch.kubelet.server.pki import ensure_serving_cert
 from tests.clients import kubectl_path
-from tests.navarch_process import Kubectl, NavarchServer, running_server
+from tests.navarch_process import Kubectl, NavarchServer, run_in_terminal, running_server
 from tests.unit.kubelet.server.fakeruntime import FakeRuntime
 
 NODE = "stream-node"
@@ -144,32 +144,9 @@ def test_nodes_proxy_reaches_the_kubelet(cluster: Cluster) -> None:
 
 def test_exec_with_a_terminal(cluster: Cluster) -> None:
     """``kubectl exec -it`` from a real terminal: TTY mode, resize events, exit code kept."""
-    import os
-    import pty
-    import subprocess
-
     kubectl, runtime = cluster.kubectl, cluster.runtime
-    master, slave = pty.openpty()
-    try:
-        cmd = [kubectl.path, "--kubeconfig", str(kubectl.kubeconfig), "--cache-dir", str(kubectl.cache_dir),
-               "exec", "-it", "web", "--", "sh", "-c", "echo hi; exit 3"]
-        proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
-        rc = proc.wait(60)
-        os.close(slave)
-        slave = -1
-        out = b""
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-    finally:
-        os.close(master)
-        if slave >= 0:
-            os.close(slave)
+    rc, out = run_in_terminal([kubectl.path, "--kubeconfig", str(kubectl.kubeconfig), "--cache-dir",
+                               str(kubectl.cache_dir), "exec", "-it", "web", "--", "sh", "-c", "echo hi; exit 3"], 60)
     assert rc == 3, out
     assert b"hi" in out
     assert runtime.execs[-1][1:] == (("sh", "-c", "echo hi; exit 3"), True, True)
