@@ -44,8 +44,10 @@ class Client:
 
     def __init__(self, config: ClientConfig, *, user_agent: str = f"navarch/{navarch.__version__}",
                  timeout: float = 30.0, max_retries: int = 5, max_retry_after: float = 30.0,
-                 token_refresh: float = TOKEN_FILE_REFRESH, registry: Registry = REGISTRY) -> None:
+                 token_refresh: float = TOKEN_FILE_REFRESH, registry: Registry = REGISTRY,
+                 max_connections: int = 16) -> None:
         self.config = config
+        self.max_connections = max_connections
         self.user_agent = user_agent
         self.timeout = timeout
         self.max_retries = max_retries
@@ -54,6 +56,7 @@ class Client:
         self.registry = registry
         self._ssl = tls.ssl_context(config)
         self._session: aiohttp.ClientSession | None = None
+        self._watch_session: aiohttp.ClientSession | None = None
         self._token: tuple[str, float] | None = None
 
     @classmethod
@@ -76,8 +79,9 @@ class Client:
         await self.close()
 
     async def close(self) -> None:
-        if self._session is not None:
-            session, self._session = self._session, None
+        sessions = [s for s in (self._session, self._watch_session) if s is not None]
+        self._session = self._watch_session = None
+        for session in sessions:
             await session.close()
 
     # ---- reads -------------------------------------------------------------------------------
@@ -143,7 +147,7 @@ class Client:
         # catches a peer that vanished without closing the connection.
         read = None if timeout_seconds is None else timeout_seconds + max(30.0, self.timeout)
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=read)
-        session = self._get_session()
+        session = self._get_watch_session()
         async with session.get(self._url(self.path(r, namespace)), params=params, timeout=timeout,
                                headers=self._headers(), **self._extra()) as resp:
             if resp.status != 200:
@@ -250,13 +254,24 @@ class Client:
         return resolve(res, self.registry)
 
     def _get_session(self) -> aiohttp.ClientSession:
+        """Requests share a capped pool: HTTP/1.1 has no multiplexing, so without a cap a burst of
+        concurrent writes (a scheduler binding a backlog, a kubelet starting 100 pods) opens a
+        connection per request, and each new TLS handshake costs both sides more CPU than the request.
+        Past the cap, requests wait for a connection in turn."""
         if self._session is None or self._session.closed:
-            # No connection cap: every informer holds one long-lived watch connection (HTTP/1.1 has
-            # no multiplexing), and a cap would starve ordinary requests behind them.
-            connector = aiohttp.TCPConnector(ssl=self._ssl, limit=0, keepalive_timeout=60)
+            connector = aiohttp.TCPConnector(ssl=self._ssl, limit=self.max_connections, keepalive_timeout=60)
             self._session = aiohttp.ClientSession(
                 connector=connector, headers={"User-Agent": self.user_agent}, raise_for_status=False)
         return self._session
+
+    def _get_watch_session(self) -> aiohttp.ClientSession:
+        """Watches hold their connection for minutes, one per informer: they get their own uncapped
+        pool so they never take a connection from ordinary requests."""
+        if self._watch_session is None or self._watch_session.closed:
+            connector = aiohttp.TCPConnector(ssl=self._ssl, limit=0, keepalive_timeout=60)
+            self._watch_session = aiohttp.ClientSession(
+                connector=connector, headers={"User-Agent": self.user_agent}, raise_for_status=False)
+        return self._watch_session
 
     def _url(self, path: str) -> str:
         return self.config.server + path
