@@ -4,6 +4,7 @@ and awaited, stopped by PID, and the CPU and memory of a process read from /proc
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -80,3 +81,39 @@ def cpu_seconds(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return 0.0
+
+
+def start_profilers(pids: dict[str, int], root: Path) -> dict[str, tuple[subprocess.Popen, Path]]:
+    """py-spy attached to each process (by PID), recording until ``report_profiles`` stops it."""
+    spy = Path(sys.executable).parent / "py-spy"
+    spy_cmd = str(spy) if spy.exists() else shutil.which("py-spy")
+    if spy_cmd is None:
+        print("# profile: py-spy not found (.venv/bin/pip install py-spy): skipped", flush=True)
+        return {}
+    out = {}
+    for name, pid in pids.items():
+        raw = root / f"{name}.spy"
+        out[name] = (subprocess.Popen([spy_cmd, "record", "--pid", str(pid), "--rate", "100", "--format", "raw",
+                                       "--output", str(raw), "--nonblocking"], stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.STDOUT), raw)
+    return out
+
+
+def report_profiles(profilers: dict[str, tuple[subprocess.Popen, Path]]) -> None:
+    """Stop the profilers and print each process's hot spots."""
+    from api_bench import hot_spots, parse_collapsed
+
+    for name, (proc, raw) in profilers.items():
+        proc.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if not raw.exists():
+            print(f"# profile.{name}: py-spy wrote nothing", flush=True)
+            continue
+        for view, rows in hot_spots(parse_collapsed(raw.read_text())).items():
+            print(f"# profile.{name} {view}:")
+            for share, func in rows:
+                print(f"#   {share:5.1f}% {func}")
+    sys.stdout.flush()

@@ -161,40 +161,6 @@ def wait_for_log(path: Path, text: str, proc: subprocess.Popen, timeout: float =
     raise RuntimeError(f"scheduler did not log {text!r} in {timeout}s")
 
 
-def start_profilers(procs: dict[str, subprocess.Popen], root: Path) -> dict[str, tuple[subprocess.Popen, Path]]:
-    spy = Path(sys.executable).parent / "py-spy"
-    spy_cmd = str(spy) if spy.exists() else shutil.which("py-spy")
-    if spy_cmd is None:
-        print("# profile: py-spy not found (.venv/bin/pip install py-spy): skipped", flush=True)
-        return {}
-    out = {}
-    for name, proc in procs.items():
-        raw = root / f"{name}.spy"
-        out[name] = (subprocess.Popen([spy_cmd, "record", "--pid", str(proc.pid), "--rate", "100", "--format", "raw",
-                                       "--output", str(raw), "--nonblocking"], stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.STDOUT), raw)
-    return out
-
-
-def report_profiles(profilers: dict[str, tuple[subprocess.Popen, Path]]) -> None:
-    from api_bench import hot_spots, parse_collapsed
-
-    for name, (proc, raw) in profilers.items():
-        proc.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        if not raw.exists():
-            print(f"# profile.{name}: py-spy wrote nothing", flush=True)
-            continue
-        for view, rows in hot_spots(parse_collapsed(raw.read_text())).items():
-            print(f"# profile.{name} {view}:")
-            for share, func in rows:
-                print(f"#   {share:5.1f}% {func}")
-    sys.stdout.flush()
-
-
 def start_scheduler(root: Path, kubeconfig: Path) -> subprocess.Popen:
     sched_log = root / "scheduler.log"
     proc = subprocess.Popen([sys.executable, "-m", "navarch", "scheduler", "--kubeconfig", str(kubeconfig),
@@ -270,16 +236,16 @@ def run_once(nodes: int, pods: int, mode: str, keep: bool, profile: bool = False
             if mode == "backlog":
                 scheduler = await asyncio.to_thread(start_scheduler, root, kubeconfig)
                 cpu_before["scheduler"] = 0.0  # its whole life: list, cache sync and scheduling
-                profilers = start_profilers({"apiserver": server, "scheduler": scheduler}, root) if profile else {}
+                profilers = processes.start_profilers({"apiserver": server.pid, "scheduler": scheduler.pid}, root) if profile else {}
             else:
                 scheduler = await asyncio.to_thread(start_scheduler, root, kubeconfig)
                 cpu_before["scheduler"] = cpu_seconds(scheduler.pid)
-                profilers = start_profilers({"apiserver": server, "scheduler": scheduler}, root) if profile else {}
+                profilers = processes.start_profilers({"apiserver": server.pid, "scheduler": scheduler.pid}, root) if profile else {}
                 create_rate = await asyncio.to_thread(create_pods, kubeconfig, pods)
             return await watcher
 
         first, first_bound, last, bound = asyncio.run(measure())
-        report_profiles(profilers)
+        processes.report_profiles(profilers)
         if mode == "backlog":
             # Backlog pods were ADDED before the watch: the window runs from the first binding seen.
             first = first_bound
