@@ -7,11 +7,14 @@ import asyncio
 import logging
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from navarch.cli.common import add_logging_flags, run_async, setup_logging
-from navarch.scheduler.app import SchedulerConfig, run_scheduler
 
-__all__ = ["register", "config_from_args", "run_scheduler", "SchedulerConfig"]
+if TYPE_CHECKING:
+    from navarch.scheduler.app import SchedulerConfig
+
+__all__ = ["register", "config_from_args"]
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +42,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def config_from_args(args: argparse.Namespace) -> SchedulerConfig:
+def config_from_args(args: argparse.Namespace) -> "SchedulerConfig":
+    # Imported here: every navarch command loads this module to register its flags, and the
+    # scheduler (numpy, the plugins) is a large share of a kubelet's or an agent's start-up time.
+    from navarch.scheduler.app import SchedulerConfig
+
     return SchedulerConfig(
         kubeconfig=args.kubeconfig, leader_elect=args.leader_elect,
         lease_duration=args.leader_elect_lease_duration, renew_deadline=args.leader_elect_renew_deadline,
@@ -54,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
     return run_async(_main(config))
 
 
-async def _main(config: SchedulerConfig) -> int:
+async def _main(config: "SchedulerConfig") -> int:
+    from navarch.scheduler.app import run_scheduler
+
     loop = asyncio.get_running_loop()
     task = asyncio.create_task(run_scheduler(config), name="scheduler")
     for sig in (signal.SIGTERM, signal.SIGINT):
