@@ -16,7 +16,9 @@ manager, which has nothing to do with bare pods), waits for the node to be Ready
 Prints (ms unless said): ``pod_start.p50``, ``pod_start.p99``, ``pod_start.max``, ``pod_start.min``;
 ``pod_start.scheduled.p50`` / ``.p99`` (ADDED -> bound, the scheduler's share);
 ``pod_start.pods`` (pods seen Running), ``pod_start.seconds`` (first ADDED -> last Running, s),
-``pod_start.create_per_second``; ``pod_start.<component>.cpu_seconds`` (API server, kubelet,
+``pod_start.create_per_second``; ``pod_start.pod_writes_per_pod`` (watch events up to Running) and
+``pod_start.api_requests_per_pod`` (all components' requests over the burst, per pod);
+``pod_start.<component>.cpu_seconds`` (API server, kubelet,
 scheduler) during the burst; with ``--profile``, each one's py-spy hot spots. The issue's aim is p99 under 1 s (upstream's SLO is 5 s at p99).
 
 Cleanup: deletes the pods (grace 1 s) and waits until the namespace is empty, stops the server,
@@ -125,9 +127,10 @@ def creator(kubeconfig: str, count: int, concurrency: int, out: multiprocessing.
     out.put(asyncio.run(main()))
 
 
-async def watch_until_running(kubeconfig: Path, count: int, started: asyncio.Event, timeout: float
-                              ) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
-    """(ADDED seen, bound seen, Running seen) per pod name, monotonic seconds."""
+async def watch_until_running(kubeconfig: Path, count: int, started: asyncio.Event, timeout: float,
+                              writes: dict[str, int]) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """(ADDED seen, bound seen, Running seen) per pod name, monotonic seconds; ``writes`` gets the
+    number of pod writes each pod took up to Running (its watch events)."""
     added: dict[str, float] = {}
     bound: dict[str, float] = {}
     running: dict[str, float] = {}
@@ -146,6 +149,8 @@ async def watch_until_running(kubeconfig: Path, count: int, started: asyncio.Eve
                             continue
                         name = meta.get("name", "")
                         added.setdefault(name, now)
+                        if name not in running:
+                            writes[name] = writes.get(name, 0) + 1
                         if (obj.get("spec") or {}).get("nodeName"):
                             bound.setdefault(name, now)
                         if (obj.get("status") or {}).get("phase") == "Running":
@@ -153,6 +158,16 @@ async def watch_until_running(kubeconfig: Path, count: int, started: asyncio.Eve
                             if len(running) >= count:
                                 break
     return added, bound, running
+
+
+async def requests_served(kubeconfig: Path) -> int:
+    """The API server's request counter (its /metrics), to show how many requests a pod costs."""
+    async with Client.from_kubeconfig(str(kubeconfig)) as client:
+        text = (await client.get_raw("/metrics")).decode()
+    for line in text.splitlines():
+        if line.startswith("apiserver_request_total "):
+            return int(float(line.split()[1]))
+    return 0
 
 
 async def delete_all(kubeconfig: Path, timeout: float) -> int:
@@ -196,11 +211,14 @@ def main() -> int:
         cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         profilers = processes.start_profilers(pids, root) if args.profile else {}
         rate = 0.0
+        writes: dict[str, int] = {}
+        requests_before = asyncio.run(requests_served(kubeconfig))
 
         async def measure() -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
             nonlocal rate
             started = asyncio.Event()
-            watcher = asyncio.create_task(watch_until_running(kubeconfig, args.pods, started, args.timeout))
+            watcher = asyncio.create_task(watch_until_running(kubeconfig, args.pods, started, args.timeout,
+                                                              writes))
             await started.wait()
             ctx = multiprocessing.get_context("spawn")
             out: multiprocessing.Queue[float] = ctx.Queue()
@@ -224,6 +242,9 @@ def main() -> int:
         print(f"pod_start.scheduled.p99 {percentile(scheduled, 99):.0f} ms")
         print(f"pod_start.seconds {max(running.values()) - min(added.values()):.2f} s")
         print(f"pod_start.create_per_second {rate:.0f} pods/s")
+        print(f"pod_start.pod_writes_per_pod {sum(writes.values()) / max(1, len(writes)):.1f}")
+        served = asyncio.run(requests_served(kubeconfig)) - requests_before
+        print(f"pod_start.api_requests_per_pod {served / args.pods:.1f}")
         for name, pid in pids.items():
             print(f"pod_start.{name}.cpu_seconds {cpu_seconds(pid) - cpu_before[name]:.2f} s")
         processes.report_profiles(profilers)
