@@ -26,6 +26,7 @@ MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
 MS_SLAVE = 1 << 19
+MNT_DETACH = 0x2
 
 
 class Libc:
@@ -36,6 +37,7 @@ class Libc:
         self._libc = ctypes.CDLL(None, use_errno=True)
         self._libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
                                      ctypes.c_void_p)
+        self._libc.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
         self._libc.unshare.argtypes = (ctypes.c_int,)
         self._libc.setns.argtypes = (ctypes.c_int, ctypes.c_int)
 
@@ -45,9 +47,13 @@ class Libc:
     def setns(self, fd: int, nstype: int = 0) -> None:
         self._check(self._libc.setns(fd, nstype), "setns")
 
-    def mount(self, source: str | None, target: str, fstype: str | None, flags: int) -> None:
-        self._check(self._libc.mount(_b(source), _b(target), _b(fstype), flags, None),
+    def mount(self, source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None
+              ) -> None:
+        self._check(self._libc.mount(_b(source), _b(target), _b(fstype), flags, _b(data)),
                     f"mount {source or ''} on {target}")
+
+    def umount(self, target: str, flags: int = 0) -> None:
+        self._check(self._libc.umount2(_b(target), flags), f"umount {target}")
 
     @staticmethod
     def _check(result: int, what: str) -> None:
