@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from navarch.api.resources import REGISTRY
+from navarch.apiserver.authz.reconcile import ensure_default_policy
 from navarch.storage import KeyExists
 
 if TYPE_CHECKING:
@@ -75,3 +76,4 @@ async def ensure_defaults(api: "ResourceAPI", advertise_ip: str = "127.0.0.1", p
             log.info("created %s %s", r.kind, obj["metadata"]["name"])
         except KeyExists:
             pass
+    await ensure_default_policy(api)  # the default RBAC roles and bindings
