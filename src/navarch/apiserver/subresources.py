@@ -25,10 +25,9 @@ async def create(api: "ResourceAPI", info: "RequestInfo") -> web.Response:
     if r.plural == "pods" and sub == "eviction":
         return await _evict(api, info, obj)
     if r.plural == "serviceaccounts" and sub == "token":
-        raise errors.StatusError(
-            501, "NotImplemented",
-            "serviceaccounts/token is not supported by navarch yet: service-account tokens come with "
-            "service-account authentication")
+        from navarch.apiserver.tokens.tokenrequest import create_token
+
+        return api._json(await create_token(api, info, obj), status=201, info=info)
     raise errors.StatusError(404, "NotFound", "the server could not find the requested resource")
 
 

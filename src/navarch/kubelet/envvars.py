@@ -91,10 +91,15 @@ def expand_with(value: str, mapping: Callable[[str], str]) -> str:
 
 # ---- service links (upstream pkg/kubelet/envvars) ------------------------------------------------
 
-def service_env(services: Iterable[Obj], namespace: str, enable_service_links: bool = True) -> dict[str, str]:
+def service_env(services: Iterable[Obj], namespace: str, enable_service_links: bool = True,
+                api_endpoint: tuple[str, int] | None = None) -> dict[str, str]:
     """The Docker-link style variables for the Services a pod in ``namespace`` sees: those of its own
     namespace when ``enable_service_links``, and ``default/kubernetes`` always. Headless Services
-    (clusterIP None or empty) give none."""
+    (clusterIP None or empty) give none.
+
+    ``api_endpoint`` (host, port): where pods reach the API server when its Service's cluster IP is
+    unreachable to them (host-network pods without a proxy, docs/adr/0006): the ``kubernetes``
+    variables then name that address, as if the Service were there."""
     chosen: dict[str, Obj] = {}
     for svc in services:
         meta = svc.get("metadata") or {}
@@ -105,10 +110,31 @@ def service_env(services: Iterable[Obj], namespace: str, enable_service_links: b
             chosen.setdefault(name, svc)
         elif meta.get("namespace") == namespace and enable_service_links:
             chosen[name] = svc
+    if api_endpoint is not None:
+        master = chosen.get("kubernetes")
+        if master is None or (master.get("metadata") or {}).get("namespace") == "default":
+            chosen["kubernetes"] = _endpoint_service("kubernetes", *api_endpoint)
     env: dict[str, str] = {}
     for svc in chosen.values():
         env.update(_service_vars(svc))
     return env
+
+
+def _endpoint_service(name: str, host: str, port: int) -> Obj:
+    return {"metadata": {"name": name, "namespace": "default"},
+            "spec": {"clusterIP": host, "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}}
+
+
+def api_endpoint_of(server_url: str) -> tuple[str, int] | None:
+    """(host, port) of a kubeconfig's ``server`` URL (https default port 443)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(server_url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+    return (parts.hostname, port) if parts.hostname else None
 
 
 def _service_ip_set(svc: Obj) -> bool:
@@ -212,14 +238,15 @@ class _Objects:
 
 async def container_env(pod: Obj, container: Obj, *, client: Any, node_name: str, host_ips: Sequence[str],
                         node_allocatable: Mapping[str, Any], pod_ips: Sequence[str] = (),
-                        services: Iterable[Obj] | None = None, recorder: Any = None) -> dict[str, str]:
+                        services: Iterable[Obj] | None = None, recorder: Any = None,
+                        api_endpoint: tuple[str, int] | None = None) -> dict[str, str]:
     """The container's environment (without the image's own), in upstream's precedence.
 
     ``pod_ips`` are the sandbox's IPs (for status.podIP(s)); when empty, the pod's reported IPs are
     used, or the host's for a hostNetwork pod. ``services`` is every Service the kubelet knows (an
     informer's list); when None they are read through ``client``. ``recorder`` (an EventRecorder)
     receives the InvalidEnvironmentVariableNames warning. ``node_name`` answers spec.nodeName before
-    the pod object carries it.
+    the pod object carries it. ``api_endpoint``: see ``service_env``.
     """
     meta = pod.get("metadata") or {}
     spec = pod.get("spec") or {}
@@ -227,7 +254,7 @@ async def container_env(pod: Obj, container: Obj, *, client: Any, node_name: str
     links = spec.get("enableServiceLinks") is not False
     if services is None:
         services = await _read_services(client, namespace, links)
-    svc_env = service_env(services, namespace, links)
+    svc_env = service_env(services, namespace, links, api_endpoint)
     objects = _Objects(client, namespace)
     env: dict[str, str] = {}
 

@@ -63,10 +63,15 @@ class Kubelet:
         cfg = self.config
         if not cfg.root_dir:
             return None
+        from navarch.kubelet.envvars import api_endpoint_of
+
+        server = getattr(getattr(self.client, "config", None), "server", "")
+        endpoint = api_endpoint_of(server) if server and getattr(self.runtime, "pods_share_host_network", False) \
+            else None
         return PodConfigurator(self.client, cfg.root_dir, node_name=cfg.node_name,
                                host_ips=lambda: list(cfg.node_ips), node_allocatable=cfg.allocatable_resources,
                                isolated=bool(getattr(self.runtime, "isolated", False)),
-                               recorder=recorder if cfg.record_events else None)
+                               recorder=recorder if cfg.record_events else None, api_endpoint=endpoint)
 
     def attach(self, requeue_pod: Requeue, current_node: Callable[[], Mapping[str, Any] | None]) -> None:
         """Called by the host that drives this kubelet."""

@@ -36,8 +36,11 @@ class ContainerInputs:
 class PodConfigurator:
     def __init__(self, client: Any, root_dir: str, *, node_name: str, host_ips: Callable[[], list[str]],
                  node_allocatable: Mapping[str, Any], isolated: bool,
-                 recorder: EventRecorder | None = None) -> None:
+                 recorder: EventRecorder | None = None, api_endpoint: tuple[str, int] | None = None) -> None:
+        """``api_endpoint``: the API server's (host, port) for the ``KUBERNETES_SERVICE_*`` variables
+        when pods cannot reach the ``kubernetes`` Service's cluster IP (see envvars.service_env)."""
         self.client = client
+        self.api_endpoint = api_endpoint
         self.node_name = node_name
         self.host_ips = host_ips
         self.node_allocatable = dict(node_allocatable)
@@ -75,7 +78,8 @@ class PodConfigurator:
         env = await envvars.container_env(dict(pod), dict(container), client=self.client, node_name=self.node_name,
                                           host_ips=self.host_ips(), node_allocatable=self.node_allocatable,
                                           pod_ips=tuple(pod_ips), recorder=self.recorder,
-                                          services=self.services() if self.services is not None else None)
+                                          services=self.services() if self.services is not None else None,
+                                          api_endpoint=self.api_endpoint)
         command = tuple(envvars.expand(str(v), env) for v in container.get("command") or ())
         args = tuple(envvars.expand(str(v), env) for v in container.get("args") or ())
         mounts = self.volumes.mounts(dict(pod), dict(container), env)

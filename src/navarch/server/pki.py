@@ -107,18 +107,19 @@ def ensure_pki(data_dir: Path, *, extra_sans: list[str] = (), service_ip: str = 
                 .sign(key, hashes.SHA256()))
         _write_private(pki.ca.key, _key_bytes(key))
         pki.ca.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    if not pki.serving.cert.exists():
+    dns = ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+           "kubernetes.default.svc.cluster.local", socket.gethostname()]
+    ips = ["127.0.0.1", "::1", service_ip]
+    for san in extra_sans:
+        try:
+            ips.append(str(ipaddress.ip_address(san)))
+        except ValueError:
+            dns.append(san)
+    # A serving certificate missing a name clients now dial (a new --tls-san, or the address pods
+    # reach the API at) is issued again: clients verify the name, so an old one would fail them.
+    if not pki.serving.cert.exists() or not _covers_names(pki.serving.cert, dns, ips):
         ca_cert, ca_key = _load(pki.ca)
         key = _new_key()
-        dns = ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
-               "kubernetes.default.svc.cluster.local", socket.gethostname()]
-        ips = ["127.0.0.1", "::1", service_ip]
-        for san in extra_sans:
-            try:
-                ipaddress.ip_address(san)
-                ips.append(san)
-            except ValueError:
-                dns.append(san)
         names: list[x509.GeneralName] = [x509.DNSName(d) for d in dict.fromkeys(dns)]
         names += [x509.IPAddress(ipaddress.ip_address(i)) for i in dict.fromkeys(ips)]
         cert = (_builder(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]),
@@ -133,6 +134,29 @@ def ensure_pki(data_dir: Path, *, extra_sans: list[str] = (), service_ip: str = 
     if not pki.kubelet_client.cert.exists():
         issue_client_cert(pki.ca, "kube-apiserver-kubelet-client", ["system:masters"], pki.kubelet_client)
     return pki
+
+
+def ensure_service_account_key(data_dir: Path) -> Path:
+    """The key that signs service-account tokens, ``DIR/tls/service-account.key`` (kubeadm's sa.key),
+    created once: the API server signs with it and verifies with its public half, so tokens stay
+    valid across restarts. An EC P-256 key (ES256): signing is cheap and tokens are short."""
+    tls = data_dir / "tls"
+    tls.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = tls / "service-account.key"
+    if not path.exists():
+        _write_private(path, _key_bytes(_new_key()))
+    return path
+
+
+def _covers_names(path: Path, dns: list[str], ips: list[str]) -> bool:
+    try:
+        cert = x509.load_pem_x509_certificate(path.read_bytes())
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (OSError, ValueError, x509.ExtensionNotFound):
+        return False
+    have_dns = set(san.get_values_for_type(x509.DNSName))
+    have_ips = {str(i) for i in san.get_values_for_type(x509.IPAddress)}
+    return set(dns) <= have_dns and {str(ipaddress.ip_address(i)) for i in ips} <= have_ips
 
 
 def write_kubeconfig(path: Path, server: str, ca: Path, client: CertPaths, *, user: str = "admin",

@@ -50,6 +50,8 @@ class VolumeContext:
     node_allocatable: Mapping[str, Any] = field(default_factory=dict)
     # Fallbacks and skipped sources are logged once per volume, not on every refresh.
     warned: set[tuple[str, ...]] = field(default_factory=set)
+    # Service-account tokens for projected volumes (a kubelet.token.TokenManager); None: no API.
+    tokens: Any = None
 
     def warn_once(self, key: tuple[str, ...], message: str, *args: Any) -> None:
         if key not in self.warned:
@@ -58,6 +60,8 @@ class VolumeContext:
 
     def forget(self, uid: str) -> None:
         self.warned = {k for k in self.warned if k[0] != uid}
+        if self.tokens is not None:
+            self.tokens.forget_pod(uid)
 
     def pod_dir(self, uid: str) -> str:
         return os.path.join(self.root_dir, "pods", uid)

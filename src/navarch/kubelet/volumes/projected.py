@@ -1,8 +1,10 @@
 """projected: configMap, secret and downwardAPI sources merged into one directory (upstream
 kubernetes.io/projected), memory-backed as root like secret volumes.
 
-serviceAccountToken sources need the TokenRequest flow (issue 5) and are skipped with a log line for
-now, as are clusterTrustBundle and podCertificate sources.
+serviceAccountToken sources hold a token of the pod's service account bound to the pod, from the
+kubelet's token manager (``kubelet/token.py``), which refreshes it as it ages; each refresh of the
+volume writes the current one. clusterTrustBundle and podCertificate sources are skipped with a log
+line.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from navarch.kubelet.volumes.plugin import (
 log = logging.getLogger(__name__)
 
 NAME = "kubernetes.io/projected"
-_NOT_YET = ("serviceAccountToken", "clusterTrustBundle", "podCertificate")
+_NOT_YET = ("clusterTrustBundle", "podCertificate")
 
 
 def path(ctx: VolumeContext, pod: Obj, volume: Obj) -> str:
@@ -55,6 +57,8 @@ async def collect(ctx: VolumeContext, pod: Obj, volume: Obj) -> dict[str, FilePr
                 payload.update(secret.make_payload(ref.get("items"), sec, mode, optional))
             elif src.get("downwardAPI") is not None:
                 payload.update(downwardapi.collect(src["downwardAPI"].get("items"), pod, ctx.node_allocatable, mode))
+            elif src.get("serviceAccountToken") is not None:
+                payload.update(await _token_payload(ctx, pod, src["serviceAccountToken"], mode))
             else:
                 kind = next((k for k in _NOT_YET if src.get(k) is not None), "unknown")
                 ctx.warn_once((pod_uid(pod), volume["name"], kind),
@@ -65,6 +69,22 @@ async def collect(ctx: VolumeContext, pod: Obj, volume: Obj) -> dict[str, FilePr
     if errors:
         raise SetUpFailed(aggregate(errors))
     return payload
+
+
+async def _token_payload(ctx: VolumeContext, pod: Obj, source: Obj, mode: int) -> dict[str, FileProjection]:
+    """upstream projectedVolumeMounter's serviceAccountToken case: the audience named (else the API
+    server's), the expiry asked (3600 s by default), bound to this pod."""
+    from navarch.kubelet.token import TokenError
+
+    if ctx.tokens is None:
+        raise SetUpFailed("cannot request a service account token: the kubelet has no API client")
+    audience = source.get("audience") or ""
+    try:
+        token = await ctx.tokens.pod_token(pod, audiences=[audience] if audience else [],
+                                           expiration_seconds=int(source.get("expirationSeconds") or 3600))
+    except TokenError as e:
+        raise SetUpFailed(str(e)) from e
+    return {source.get("path") or "token": FileProjection(data=token.encode(), mode=mode)}
 
 
 async def setup(ctx: VolumeContext, pod: Obj, volume: Obj) -> None:

@@ -136,6 +136,9 @@ class ProcessRuntime:
     # Containers run their command on the host: no image is pulled or used, so the kubelet skips
     # the image step (and its Pulling/Pulled events, which would report work not done).
     uses_images = False
+    # Pods run in the host's network namespace: a Service's cluster IP is reachable only through a
+    # proxy, so the kubelet points pods at the API server's own address (docs/adr/0006).
+    pods_share_host_network = True
 
     def __init__(self, root_dir: str, *, node_ips: Sequence[str] = ("127.0.0.1",), cgroups: bool | None = None,
                  max_log_bytes: int = 10 * 2**20, max_log_files: int = 5) -> None:
