@@ -106,11 +106,9 @@ def default_pod_spec(spec: dict[str, Any]) -> None:
 
 def _default_pod(pod: dict[str, Any]) -> None:
     spec = _dict(pod, "spec")
+    # priority and preemptionPolicy are the Priority admission plugin's to set, as upstream: a
+    # default here would look to it like a value the user chose.
     default_pod_spec(spec)
-    # Priority admission fills these for pods (not templates) when no PriorityClass is named.
-    if not spec.get("priorityClassName"):
-        _set(spec, "priority", 0)
-        _set(spec, "preemptionPolicy", "PreemptLowerPriority")
 
 
 def _image_tag_is_latest(image: str) -> bool:

@@ -3,13 +3,18 @@
 Each plugin is a small module with ``NAME`` and ``async def admit(attrs)`` (mutating) and/or
 ``async def validate(attrs)``; the chain runs mutating plugins in order, then validating ones, as
 upstream's admission chain does. The server configures which plugins are on.
+
+Plugins read single objects with ``Attributes.lookup`` and lists (or, for ResourceQuota, write
+back with compare-and-swap) through ``Attributes.access`` (see ``access.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Protocol
 
+from navarch.api import errors
 from navarch.api.resources import ResourceInfo
 
 
@@ -29,6 +34,17 @@ class Attributes:
     # Reads of other objects the plugins need (namespaces, limit ranges...), served from the watch cache.
     lookup: Callable[[str, str | None, str], Awaitable[dict[str, Any] | None]]
     warnings: list[str] = field(default_factory=list)
+    # Lists from the watch cache and compare-and-swap writes; derived from ``lookup``'s server when
+    # not given (see ``access.access_of``).
+    access: Any = None
+
+
+def forbidden(a: Attributes, reason: str) -> errors.StatusError:
+    """Upstream's ``admission.NewForbidden``: a 403 naming the resource and object, then the reason."""
+    r = a.resource
+    what = errors.qualified(r.plural, r.group)
+    message = f'{what} "{a.name}" is forbidden: {reason}' if a.name else f"{what} is forbidden: {reason}"
+    return errors.forbidden(message, r.plural, r.group, a.name)
 
 
 class Plugin(Protocol):
@@ -46,7 +62,36 @@ async def run_chain(plugins: list[Any], attrs: Attributes) -> None:
             await validate(attrs)
 
 
-def default_plugins() -> list[Any]:
-    from navarch.apiserver.admission import default_toleration_seconds, namespace_lifecycle
+# Upstream's order (kube-apiserver's AllOrderedPlugins), for the plugins navarch has. Mutating
+# plugins run in this order, then validating ones: ResourceQuota comes last, so it charges only for
+# objects every other plugin let through.
+PLUGIN_ORDER = (
+    "namespace_lifecycle",         # NamespaceLifecycle
+    "limit_ranger",                # LimitRanger
+    "service_account",             # ServiceAccount
+    "node_restriction",            # NodeRestriction
+    "pod_security",                # PodSecurity
+    "priority",                    # Priority
+    "default_toleration_seconds",  # DefaultTolerationSeconds
+    "default_storage_class",       # DefaultStorageClass
+    "resource_quota",              # ResourceQuota
+)
 
-    return [namespace_lifecycle, default_toleration_seconds]
+
+def default_plugins() -> list[Any]:
+    """The plugins of ``PLUGIN_ORDER`` that exist; a module still being built is left out. A module
+    is the plugin, unless it has state per server: then its ``new()`` makes one."""
+    import importlib
+
+    plugins = []
+    for name in PLUGIN_ORDER:
+        module = f"{__name__}.{name}"
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name != module:
+                raise
+            continue
+        factory = getattr(mod, "new", None)
+        plugins.append(factory() if callable(factory) else mod)
+    return plugins
