@@ -562,7 +562,8 @@ class Bench:
             launcher = ["-c", "import sys, uvloop; uvloop.install(); from navarch.cli.main import main; "
                               "sys.exit(main(sys.argv[1:]))"]
         cmd = [sys.executable, *launcher, "server", "--data-dir", str(data), "--port", str(self.port),
-               "--datastore", store, "--token-auth-file", str(tokens), "--disable-agent"]
+               "--datastore", store, "--token-auth-file", str(tokens), "--disable-agent",
+               "--disable-cloud-controller-manager"]
         with open(self.log_path, "ab") as log:
             self.server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                            start_new_session=True, preexec_fn=_die_with_parent)

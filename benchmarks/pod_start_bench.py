@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/pod_start_bench.py [--pods 100] [--concurrency 32] [--keep] [--profile]
 
 Starts its own ``navarch server`` with its local agent (temporary data dir, free loopback port, the
-kubelet on a free port with node IP 127.0.0.1, the process runtime, the scheduler; no controller
-manager, which has nothing to do with bare pods), waits for the node to be Ready, then:
+kubelet on a free port with node IP 127.0.0.1, the process runtime, the scheduler and the controller
+manager), waits for the node to be Ready and the namespace's default ServiceAccount, then:
 
 - watches the pods of its namespace from this process, from before the first create;
 - creates ``--pods`` pods (``sleep 3600`` under the process runtime) as one burst, from another
@@ -68,8 +68,7 @@ def component_pids(server_pid: int) -> dict[str, int]:
 
 
 def start_server(root: Path) -> tuple[subprocess.Popen, Path]:
-    return processes.start_server(root, "--disable-controller-manager", "--kubelet-arg=--node-ip=127.0.0.1",
-                                  "--kubelet-arg=--port=0")
+    return processes.start_server(root, "--kubelet-arg=--node-ip=127.0.0.1", "--kubelet-arg=--port=0")
 
 
 stop = processes.stop
@@ -102,9 +101,22 @@ async def node_ready(kubeconfig: Path, timeout: float = 60) -> str:
                 if any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"].get("conditions") or []):
                     await client.create("namespaces", {"apiVersion": "v1", "kind": "Namespace",
                                                        "metadata": {"name": NS}})
+                    await namespace_ready(client, deadline)
                     return node["metadata"]["name"]
             await asyncio.sleep(0.2)
     raise RuntimeError(f"no node Ready in {timeout}s")
+
+
+async def namespace_ready(client: Client, deadline: float) -> None:
+    """Pods are admitted once their namespace has its ``default`` ServiceAccount (the controller
+    manager makes it), and mount their token's CA from ``kube-root-ca.crt``: wait for both."""
+    while time.monotonic() < deadline:
+        accounts = {o["metadata"]["name"] for o in (await client.list("serviceaccounts", NS))["items"]}
+        maps = {o["metadata"]["name"] for o in (await client.list("configmaps", NS))["items"]}
+        if "default" in accounts and "kube-root-ca.crt" in maps:
+            return
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"namespace {NS} got no default ServiceAccount / kube-root-ca.crt")
 
 
 def creator(kubeconfig: str, count: int, concurrency: int, out: multiprocessing.Queue[float]) -> None:

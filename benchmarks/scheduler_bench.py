@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/scheduler_bench.py [--nodes 1000,5000] [--pods 10000]
 
 For each node count and mode: starts its own ``navarch server`` (temporary data dir, free loopback
-port, SQLite store, ``--disable-agent --disable-scheduler --disable-controller-manager``: as in
+port, SQLite store, ``--disable-agent --disable-scheduler --disable-controller-manager``, no ServiceAccount admission: as in
 upstream's scheduler_perf only the API server and the measured scheduler run), creates the simulated
 nodes as Node objects (allocatable cpu/memory/pods, a Ready condition and zone labels; no kubelet
 behind them, as scheduler_perf's nodes) and a ``navarch scheduler --no-leader-elect`` process, and
@@ -58,8 +58,10 @@ free_port, rss_mib, cpu_seconds, stop = processes.free_port, processes.rss_mib, 
 def start_server(root: Path) -> tuple[subprocess.Popen, Path]:
     # The server's own scheduler is disabled: the measured one is started here, and two schedulers
     # would race for every pod. Nor does the controller manager run: upstream's scheduler_perf
-    # measures the API server and the scheduler alone.
-    return processes.start_server(root, "--disable-agent", "--disable-scheduler", "--disable-controller-manager")
+    # measures the API server and the scheduler alone, and (as its integration framework does)
+    # without the ServiceAccount admission plugin, which needs the controllers' default accounts.
+    return processes.start_server(root, "--disable-agent", "--disable-scheduler", "--disable-controller-manager",
+                                  "--disable-cloud-controller-manager", "--disable-admission-plugins=ServiceAccount")
 
 
 async def gather_limited(coros, limit: int = CONCURRENCY) -> None:

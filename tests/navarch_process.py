@@ -169,7 +169,11 @@ class Kubectl:
         return self.run(*args, **kw).stdout
 
 
-API_ONLY = ("--disable-scheduler", "--disable-controller-manager", "--disable-agent")
+# Without the controller manager no namespace gets its ``default`` ServiceAccount, and the
+# ServiceAccount admission plugin would refuse every pod: upstream's integration tests turn it off too.
+NO_SERVICE_ACCOUNTS = "--disable-admission-plugins=ServiceAccount"
+API_ONLY = ("--disable-scheduler", "--disable-controller-manager", "--disable-cloud-controller-manager",
+            "--disable-agent", NO_SERVICE_ACCOUNTS)
 
 
 @contextlib.contextmanager

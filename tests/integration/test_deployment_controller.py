@@ -26,7 +26,7 @@ from navarch.machinery.events import EventRecorder, timestamp
 from navarch.machinery.factory import SharedInformerFactory
 from navarch.machinery.reflector import ReflectorOptions
 from tests.clients import kubectl_path
-from tests.navarch_process import Kubectl, NavarchServer, free_port
+from tests.navarch_process import NO_SERVICE_ACCOUNTS, Kubectl, NavarchServer, free_port
 
 FAST = ReflectorOptions(backoff_initial=0.1, backoff_max=0.5)
 NODE = "fake-node-1"
@@ -36,7 +36,7 @@ NODE = "fake-node-1"
 def apiserver() -> Iterator[NavarchServer]:
     """The API server alone: if ``navarch server`` ever runs its own controllers, they must not race ours."""
     root = Path(tempfile.mkdtemp(prefix="navarch-deploy-it-"))
-    srv = NavarchServer(root / "data", free_port(), command="apiserver")
+    srv = NavarchServer(root / "data", free_port(), [NO_SERVICE_ACCOUNTS], command="apiserver")
     srv.start()
     try:
         yield srv

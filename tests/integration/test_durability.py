@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.etcd_cluster import EtcdCluster, etcd_available
-from tests.navarch_process import NavarchServer, free_port
+from tests.navarch_process import NO_SERVICE_ACCOUNTS, NavarchServer, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -112,9 +112,9 @@ def test_two_apiservers_on_three_member_etcd(tmp_path: Path) -> None:
     with EtcdCluster(3) as etcd:
         urls = ",".join(etcd.endpoints)
         # Both servers share one PKI (same data dir for certificates) so one kubeconfig fits both.
-        a = NavarchServer(tmp_path / "a", free_port(), ["--etcd-servers", urls], command="apiserver").start()
+        a = NavarchServer(tmp_path / "a", free_port(), ["--etcd-servers", urls, NO_SERVICE_ACCOUNTS], command="apiserver").start()
         shutil.copytree(tmp_path / "a" / "tls", tmp_path / "b" / "tls")
-        b = NavarchServer(tmp_path / "b", free_port(), ["--etcd-servers", urls], command="apiserver").start()
+        b = NavarchServer(tmp_path / "b", free_port(), ["--etcd-servers", urls, NO_SERVICE_ACCOUNTS], command="apiserver").start()
         try:
             api_a = client.CoreV1Api(_client(a.kubeconfig))
             api_b = client.CoreV1Api(_client(b.kubeconfig))

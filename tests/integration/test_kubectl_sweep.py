@@ -1235,8 +1235,6 @@ def test_auth_can_i_and_whoami(kubectl: Kubectl) -> None:
         assert r.returncode == 1 and "selfsubjectreviews API is not enabled" in r.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="Impersonate-User/Impersonate-Group headers are ignored: whoami --as=alice "
-                   "answers system:admin (upstream: alice, groups [devs system:authenticated])")
 def test_impersonation(kubectl133: Kubectl) -> None:
     out = kubectl133("auth", "whoami", "--as=alice", "--as-group=devs", "-o", "json")
     info = json.loads(out)["status"]["userInfo"]
@@ -1396,8 +1394,6 @@ def test_system_priority_classes_exist(kubectl133: Kubectl) -> None:
     assert [line.split()[1] for line in out.splitlines()] == ["2000001000", "2000000000"]
 
 
-@pytest.mark.xfail(strict=True, reason="no bootstrap RBAC: cluster-admin/admin/edit/view and system:* "
-                   "ClusterRoles and bindings are missing")
 def test_bootstrap_cluster_roles_exist(kubectl133: Kubectl) -> None:
     kubectl133("get", "clusterrole", "cluster-admin", "admin", "edit", "view")
     kubectl133("get", "clusterrolebinding", "cluster-admin")
@@ -1461,7 +1457,6 @@ def test_kubectl_debug_adds_an_ephemeral_container(kubectl133: Kubectl, namespac
     assert eph and eph[0]["image"] == "busybox"
 
 
-@pytest.mark.xfail(strict=True, reason="serviceaccounts/token answers 501 (TokenRequest is not implemented yet)")
 def test_create_token(kubectl133: Kubectl, namespace: str) -> None:
     kubectl133("create", "serviceaccount", "sa", "-n", namespace)
     assert kubectl133("create", "token", "sa", "-n", namespace).count(".") == 2

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.clients import kubectl_path
-from tests.navarch_process import Kubectl, NavarchServer, free_port
+from tests.navarch_process import NO_SERVICE_ACCOUNTS, Kubectl, NavarchServer, free_port
 
 
 def _wait(cond, timeout: float, what: str):
@@ -31,7 +31,8 @@ def test_only_the_lease_holder_acts_and_a_standby_takes_over() -> None:
     if kubectl_path("1.33") is None:
         pytest.skip("kubectl 1.33 is not installed")
     root = Path(tempfile.mkdtemp(prefix="navarch-le-"))
-    srv = NavarchServer(root / "data", free_port(), ["--disable-scheduler", "--disable-controller-manager"]).start()
+    srv = NavarchServer(root / "data", free_port(), ["--disable-scheduler", "--disable-controller-manager",
+                                                           NO_SERVICE_ACCOUNTS]).start()
     k = Kubectl("1.33", srv.kubeconfig)
     procs: dict[str, subprocess.Popen] = {}
     logs: dict[str, Path] = {}

@@ -215,9 +215,13 @@ async def test_topology_spread_and_anti_affinity(client: Client, scheduler: Sche
 async def test_preemption_evicts_lower_priority(client: Client, scheduler: Scheduler) -> None:
     await add_node(client, "only", cpu="2")
     ns = await namespace(client)
-    await add_pod(client, ns, "low", cpu="1500m", priority=1)
+    # Priorities come from PriorityClasses: the Priority admission plugin refuses a bare spec.priority.
+    for cls, value in ((f"{ns}-low", 1), (f"{ns}-high", 1000)):
+        await client.create("priorityclasses", {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                                                "metadata": {"name": cls}, "value": value})
+    await add_pod(client, ns, "low", cpu="1500m", priorityClassName=f"{ns}-low")
     await eventually(lambda: _bound(client, ns, "low"))
-    await add_pod(client, ns, "high", cpu="1500m", priority=1000)
+    await add_pod(client, ns, "high", cpu="1500m", priorityClassName=f"{ns}-high")
 
     async def terminating() -> bool:
         return bool((await client.get("pods", "low", ns))["metadata"].get("deletionTimestamp"))

@@ -29,7 +29,9 @@ from navarch.storage import Store
 
 log = logging.getLogger("navarch.apiserver")
 
-_PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version")
+# /cacerts: the cluster CA, for joining agents to check against their token's hash before they
+# trust this server (k3s's endpoint; docs/adr/0007-join-ca-discovery.md). It is public data.
+_PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version", "/cacerts")
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,19 @@ class APIServerConfig:
     kubelet_client_cert: Path | None = None
     kubelet_client_key: Path | None = None
     kubelet_certificate_authority: Path | None = None
+    # Service-account tokens: the key that signs them (TokenRequest), the public keys that verify
+    # them (default: the signing key's), the issuers accepted (the first one signs) and the
+    # audiences the API accepts (default: the issuer).
+    service_account_signing_key_file: Path | None = None
+    service_account_key_files: tuple[Path, ...] = ()
+    service_account_issuers: tuple[str, ...] = ("https://kubernetes.default.svc.cluster.local",)
+    api_audiences: tuple[str, ...] = ()
+    service_account_max_token_expiration: int = 0
+    service_account_extend_token_expiration: bool = True
+    # Admission plugins switched off by name (upstream --disable-admission-plugins).
+    disable_admission_plugins: tuple[str, ...] = ()
+    # Upstream's --authorization-mode: Node, RBAC, AlwaysAllow, AlwaysDeny, in order.
+    authorization_mode: str = "Node,RBAC"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -84,13 +99,34 @@ class APIServer:
         self.cache = WatchCache(store, prefixes, history_seconds=config.watch_cache_history)
         self.allocator = ServiceAllocator(config.service_cidr)
         self.api = ResourceAPI(store, self.cache, self.allocator, config.min_request_timeout)
-        self.authn = Authenticator(token_file=config.token_auth_file)
+        from navarch.apiserver.tokens.authenticator import ServiceAccountTokens
+
+        service_accounts = ServiceAccountTokens.from_files(
+            self.cache, signing_key_file=config.service_account_signing_key_file,
+            key_files=config.service_account_key_files, issuers=config.service_account_issuers,
+            api_audiences=config.api_audiences, max_expiration_seconds=config.service_account_max_token_expiration,
+            extend_expiration=config.service_account_extend_token_expiration)
+        self.authn = Authenticator(token_file=config.token_auth_file, cache=self.cache,
+                                   service_accounts=service_accounts)
+        self.api.authenticator = self.authn
+        from navarch.apiserver.authz.authorizer import new_authorizer
+        from navarch.apiserver.authz.escalation import RBACEscalationCheck
+        from navarch.apiserver.authz.gate import RequestGate
+
+        self.authorizer = new_authorizer(config.authorization_mode, self.cache)
+        self.gate = RequestGate(self.authorizer)
+        self.api.authorizer = self.authorizer
+        self.api.admission.append(RBACEscalationCheck(self.authorizer))
+        if config.disable_admission_plugins:
+            off = set(config.disable_admission_plugins)
+            self.api.admission = [p for p in self.api.admission if getattr(p, "NAME", "") not in off]
         self.kubelet_proxy = KubeletProxy(self.api, KubeletClientConfig(
             client_cert=config.kubelet_client_cert, client_key=config.kubelet_client_key,
             certificate_authority=config.kubelet_certificate_authority))
         self.ready = asyncio.Event()
         self.runner: web.AppRunner | None = None
         self.requests_total = 0
+        self._cacerts: bytes | None = None
 
     # ------------------------------------------------------------- lifecycle
     def build_app(self) -> web.Application:
@@ -174,6 +210,7 @@ class APIServer:
         user = self.authn.authenticate(request)
         if user is None:
             raise errors.unauthorized()
+        user = self.gate.check(request, user)
         if path.startswith("/openapi/"):
             return self._openapi(request, path)
         if path == "/metrics":
@@ -281,6 +318,12 @@ class APIServer:
     def _public(self, request: web.Request, path: str) -> web.Response:
         if path == "/version" or path == "/version/":
             return _json(version_info())
+        if path == "/cacerts":
+            if self._cacerts is None:
+                if self.config.client_ca is None:
+                    raise _not_found()
+                self._cacerts = self.config.client_ca.read_bytes()  # once, a few hundred bytes
+            return web.Response(body=self._cacerts, content_type="text/plain")
         parts = [p for p in path.split("/") if p]
         base = parts[0]
         known = {"ping", "etcd", "log", "informer-sync", "poststarthook"}

@@ -86,11 +86,17 @@ class ResourceAPI:
         self.schema = load_schema()
         self.min_request_timeout = min_request_timeout
         from navarch.apiserver.admission import default_plugins
+        from navarch.apiserver.admission.access import CacheAccess
 
         self.admission = default_plugins()
+        self._admission_access = CacheAccess(store, cache)
         # Orphan/foreground deletion is carried out by the garbage collector (in the controller
         # manager); as upstream, the API server adds the finalizers whether or not one runs.
         self.garbage_collector_present = True
+        # The API server's Authenticator: TokenRequest issues tokens and TokenReview checks them with it.
+        self.authenticator: Any = None
+        # Its Authorizer: the access reviews ask it.
+        self.authorizer: Any = None
 
     # ----------------------------------------------------------------- helpers
     def _storage(self, r: ResourceInfo) -> ResourceInfo:
@@ -392,15 +398,21 @@ class ResourceAPI:
             obj = structural.prune(self.schema, definition, obj)
         return obj
 
-    async def _admit(self, info: RequestInfo, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        """The admission chain: built-in plugins, mutating then validating."""
+    async def _admit(self, info: RequestInfo, obj: dict[str, Any] | None, old: dict[str, Any] | None,
+                     *, dry_run: bool | None = None) -> None:
+        """The admission chain: built-in plugins, mutating then validating. ``obj`` None is a delete
+        of ``old``; ``old`` None is a create."""
         from navarch.apiserver.admission import Attributes, run_chain
 
+        if not self.admission:
+            return
         r = info.resource
+        operation = "DELETE" if obj is None else "CREATE" if old is None else "UPDATE"
         attrs = Attributes(
-            operation="CREATE" if old is None else "UPDATE", resource=r, subresource=info.subresource,
-            namespace=info.namespace, name=(obj.get("metadata") or {}).get("name", ""), obj=obj, old=old,
-            user=info.user, dry_run=_dry_run(info), lookup=self._lookup, warnings=info.warnings)
+            operation=operation, resource=r, subresource=info.subresource,
+            namespace=info.namespace, name=((obj or old or {}).get("metadata") or {}).get("name", ""),
+            obj=obj, old=old, user=info.user, dry_run=_dry_run(info) if dry_run is None else dry_run,
+            lookup=self._lookup, warnings=info.warnings, access=self._admission_access)
         await run_chain(self.admission, attrs)
 
     async def _lookup(self, plural: str, namespace: str | None, name: str) -> dict[str, Any] | None:
@@ -592,6 +604,7 @@ class ResourceAPI:
             if new is None or _same_object(new, old):
                 # Upstream writes nothing for an update that changes nothing: same resourceVersion.
                 return self._converted(sinfo, cur).obj
+            await self._admit(sinfo, new, old)
             if _dry_run(info):
                 return _to_version(new, info.resource) if sinfo is not info else new
             try:
@@ -780,6 +793,7 @@ class ResourceAPI:
                 raise errors.conflict(r.plural, r.group, name,
                                       f'Precondition failed: ResourceVersion in precondition: {pre["resourceVersion"]}, '
                                       f'ResourceVersion in object meta: {meta.get("resourceVersion")}')
+            await self._admit(info, None, cur.obj, dry_run=dry)
             new = cur.copy()
             nmeta = new["metadata"]
             finalizers = list(nmeta.get("finalizers") or [])

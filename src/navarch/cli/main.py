@@ -10,7 +10,8 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("server", "apiserver", "scheduler", "controller-manager", "kubelet", "sim-nodes", "datastore", "kubectl")
+SUBCOMMANDS = ("server", "apiserver", "scheduler", "controller-manager", "cloud-controller-manager", "kubelet",
+               "sim-nodes", "datastore", "kubectl", "agent", "token")
 
 
 def build_parser() -> argparse.ArgumentParser:

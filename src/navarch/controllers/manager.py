@@ -40,6 +40,12 @@ CONTROLLERS: dict[str, str] = {
     "nodelifecycle": "navarch.controllers.nodelifecycle:NodeLifecycleController",
     "horizontalpodautoscaling": "navarch.controllers.hpa:HorizontalPodAutoscalerController",
     "ttl-after-finished": "navarch.controllers.ttlafterfinished:TTLAfterFinishedController",
+    "clusterrole-aggregation": "navarch.controllers.clusterroleaggregation:ClusterRoleAggregationController",
+    "resourcequota": "navarch.controllers.resourcequota:ResourceQuotaController",
+    "root-ca-cert-publisher": "navarch.controllers.rootcacertpublisher:RootCACertPublisher",
+    "csrapproving": "navarch.controllers.certificates.approver:CSRApprovingController",
+    "csrsigning": "navarch.controllers.certificates.signer:CSRSigningController",
+    "csrcleaner": "navarch.controllers.certificates.cleaner:CSRCleanerController",
 }
 
 
