@@ -173,8 +173,12 @@ def _service_vars(svc: Obj) -> dict[str, str]:
 
 # ---- ConfigMaps and Secrets ---------------------------------------------------------------------
 
-async def fetch(client: Any, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
-    """The object, or None when it does not exist; other API failures raise ``ApiError``."""
+async def fetch(client: Any, resource: str, namespace: str, name: str, objects: Any = None
+                ) -> dict[str, Any] | None:
+    """The object, or None when it does not exist; other API failures raise ``ApiError``.
+    ``objects``: a ``kubelet.objectcache.ObjectCache`` serving ConfigMaps and Secrets from watches."""
+    if objects is not None and resource in ("configmaps", "secrets"):
+        return await objects.get(resource, namespace, name)
     try:
         return await client.get(resource, name, namespace)
     except ApiError as e:
@@ -215,8 +219,9 @@ def configmap_data(cm: Obj) -> dict[str, bytes]:
 class _Objects:
     """ConfigMaps and Secrets fetched once per environment build, as upstream caches them per call."""
 
-    def __init__(self, client: Any, namespace: str) -> None:
+    def __init__(self, client: Any, namespace: str, cache: Any = None) -> None:
         self.client = client
+        self.cache = cache
         self.namespace = namespace
         self._cache: dict[tuple[str, str], dict[str, Any] | None] = {}
 
@@ -228,7 +233,7 @@ class _Objects:
                     f"couldn't get {'configMap' if kind == 'configmap' else kind} {self.namespace}/{name}, "
                     "no kubeClient defined")
             try:
-                self._cache[key] = await fetch(self.client, kind + "s", self.namespace, name)
+                self._cache[key] = await fetch(self.client, kind + "s", self.namespace, name, self.cache)
             except ApiError as e:
                 raise CreateContainerConfigError(e.message or str(e)) from e
         return self._cache[key]
@@ -239,7 +244,7 @@ class _Objects:
 async def container_env(pod: Obj, container: Obj, *, client: Any, node_name: str, host_ips: Sequence[str],
                         node_allocatable: Mapping[str, Any], pod_ips: Sequence[str] = (),
                         services: Iterable[Obj] | None = None, recorder: Any = None,
-                        api_endpoint: tuple[str, int] | None = None) -> dict[str, str]:
+                        api_endpoint: tuple[str, int] | None = None, objects: Any = None) -> dict[str, str]:
     """The container's environment (without the image's own), in upstream's precedence.
 
     ``pod_ips`` are the sandbox's IPs (for status.podIP(s)); when empty, the pod's reported IPs are
@@ -255,7 +260,7 @@ async def container_env(pod: Obj, container: Obj, *, client: Any, node_name: str
     if services is None:
         services = await _read_services(client, namespace, links)
     svc_env = service_env(services, namespace, links, api_endpoint)
-    objects = _Objects(client, namespace)
+    objects = _Objects(client, namespace, cache=objects)
     env: dict[str, str] = {}
 
     for source in container.get("envFrom") or []:

@@ -49,7 +49,11 @@ class PodConfigurator:
         # Every Service the node knows (an informer's cache), or None: then each container start
         # lists them through the API.
         self.services: Callable[[], list[Mapping[str, Any]]] | None = None
-        self.volumes = VolumeManager(root_dir, client, isolated=isolated, node_allocatable=node_allocatable)
+        from navarch.kubelet.objectcache import ObjectCache
+
+        self.objects = ObjectCache(client) if client is not None else None
+        self.volumes = VolumeManager(root_dir, client, isolated=isolated, node_allocatable=node_allocatable,
+                                     objects=self.objects)
 
     def not_isolated_warning(self, pod: Mapping[str, Any]) -> str | None:
         """The message of the event that tells a pod's owner its volumes are not where the spec says."""
@@ -79,7 +83,7 @@ class PodConfigurator:
                                           host_ips=self.host_ips(), node_allocatable=self.node_allocatable,
                                           pod_ips=tuple(pod_ips), recorder=self.recorder,
                                           services=self.services() if self.services is not None else None,
-                                          api_endpoint=self.api_endpoint)
+                                          api_endpoint=self.api_endpoint, objects=self.objects)
         command = tuple(envvars.expand(str(v), env) for v in container.get("command") or ())
         args = tuple(envvars.expand(str(v), env) for v in container.get("args") or ())
         mounts = self.volumes.mounts(dict(pod), dict(container), env)

@@ -33,7 +33,7 @@ class KeyedSource:
     async def get(self, ctx: VolumeContext, namespace: str, name: str, optional: bool) -> Obj:
         """The object, or an empty one when it is missing and ``optional``."""
         try:
-            obj = await envvars.fetch(ctx.client, self.resource, namespace, name)
+            obj = await envvars.fetch(ctx.client, self.resource, namespace, name, ctx.objects)
         except ApiError as e:
             raise SetUpFailed(e.message or str(e)) from e
         if obj is None:

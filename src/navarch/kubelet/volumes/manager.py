@@ -54,12 +54,12 @@ class VolumeManager:
     kubelet runs as root, so memory-backed volumes get their tmpfs mounts."""
 
     def __init__(self, root_dir: str, client: Any, *, isolated: bool,
-                 node_allocatable: Mapping[str, Any] | None = None) -> None:
+                 node_allocatable: Mapping[str, Any] | None = None, objects: Any = None) -> None:
         from navarch.kubelet.token import TokenManager
 
         self.ctx = VolumeContext(root_dir=root_dir, client=client, isolated=isolated,
                                  node_allocatable=dict(node_allocatable or {}),
-                                 tokens=TokenManager(client) if client is not None else None)
+                                 tokens=TokenManager(client) if client is not None else None, objects=objects)
         self.plugins = {p.source: p for p in PLUGINS}
         self._ready: dict[str, set[str]] = {}  # pod uid -> volumes set up by this process
         self._locks: dict[str, asyncio.Lock] = {}

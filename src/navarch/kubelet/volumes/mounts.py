@@ -26,10 +26,15 @@ def _libc() -> Libc:
 
 
 async def mount_tmpfs(path: str, size_bytes: int | None = None) -> None:
+    # In a thread: a mount waits on the kernel's mount lock, which another mount may hold.
+    await asyncio.to_thread(mount_tmpfs_blocking, path, size_bytes)
+
+
+def mount_tmpfs_blocking(path: str, size_bytes: int | None = None) -> None:
+    """``mount_tmpfs`` for code already off the event loop."""
     data = f"size={size_bytes}" if size_bytes else None
     try:
-        # In a thread: a mount waits on the kernel's mount lock, which another mount may hold.
-        await asyncio.to_thread(_libc().mount, "tmpfs", path, "tmpfs", 0, data)
+        _libc().mount("tmpfs", path, "tmpfs", 0, data)
     except OSError as e:
         raise MountError(e.strerror) from None
     log.info("mounted tmpfs at %s%s", path, f" (size {size_bytes})" if size_bytes else "")

@@ -52,6 +52,8 @@ class VolumeContext:
     warned: set[tuple[str, ...]] = field(default_factory=set)
     # Service-account tokens for projected volumes (a kubelet.token.TokenManager); None: no API.
     tokens: Any = None
+    # ConfigMaps and Secrets served from watches (a kubelet.objectcache.ObjectCache); None: GET each.
+    objects: Any = None
 
     def warn_once(self, key: tuple[str, ...], message: str, *args: Any) -> None:
         if key not in self.warned:
@@ -117,14 +119,19 @@ async def project(ctx: VolumeContext, target: str, payload: Mapping[str, atomicw
 
     ``memory`` volumes (secret, projected) sit on their own tmpfs as root, as upstream wraps them in
     a memory-backed emptyDir, so their contents never reach the disk."""
-    await asyncio.to_thread(_make_dir, target)
-    if memory and ctx.isolated and not await asyncio.to_thread(os.path.ismount, target):
+    # One trip to a thread for the whole set-up: each hop costs more than the file work it carries.
+    return await asyncio.to_thread(_project, target, payload, memory and ctx.isolated, log_context)
+
+
+def _project(target: str, payload: Mapping[str, atomicwriter.FileProjection], tmpfs: bool, log_context: str) -> bool:
+    _make_dir(target)
+    if tmpfs and not os.path.ismount(target):
         try:
-            await mounts.mount_tmpfs(target)
+            mounts.mount_tmpfs_blocking(target)
         except mounts.MountError as e:
             raise SetUpFailed(str(e)) from e
     try:
-        return await asyncio.to_thread(atomicwriter.write, target, payload, log_context)
+        return atomicwriter.write(target, payload, log_context)
     except (OSError, ValueError) as e:
         raise SetUpFailed(str(e)) from e
 
