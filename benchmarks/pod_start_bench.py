@@ -172,14 +172,17 @@ async def watch_until_running(kubeconfig: Path, count: int, started: asyncio.Eve
     return added, bound, running
 
 
-async def requests_served(kubeconfig: Path) -> int:
-    """The API server's request counter (its /metrics), to show how many requests a pod costs."""
+async def requests_served(kubeconfig: Path) -> dict[str, int]:
+    """The API server's request counters (its /metrics): the total under "", and per verb and
+    resource, to show how many requests, and which, a pod costs."""
     async with Client.from_kubeconfig(str(kubeconfig)) as client:
         text = (await client.get_raw("/metrics")).decode()
+    out: dict[str, int] = {}
     for line in text.splitlines():
-        if line.startswith("apiserver_request_total "):
-            return int(float(line.split()[1]))
-    return 0
+        if line.startswith("apiserver_request_total"):
+            name, value = line.rsplit(" ", 1)
+            out[name[len("apiserver_request_total"):]] = int(float(value))
+    return out
 
 
 async def delete_all(kubeconfig: Path, timeout: float) -> int:
@@ -255,8 +258,12 @@ def main() -> int:
         print(f"pod_start.seconds {max(running.values()) - min(added.values()):.2f} s")
         print(f"pod_start.create_per_second {rate:.0f} pods/s")
         print(f"pod_start.pod_writes_per_pod {sum(writes.values()) / max(1, len(writes)):.1f}")
-        served = asyncio.run(requests_served(kubeconfig)) - requests_before
-        print(f"pod_start.api_requests_per_pod {served / args.pods:.1f}")
+        served = asyncio.run(requests_served(kubeconfig))
+        print(f"pod_start.api_requests_per_pod {(served.get('', 0) - requests_before.get('', 0)) / args.pods:.1f}")
+        for labels, n in sorted(served.items()):
+            per_pod = (n - requests_before.get(labels, 0)) / args.pods
+            if labels and per_pod >= 0.05:
+                print(f"#   {per_pod:4.2f} per pod: {labels}")
         for name, pid in pids.items():
             print(f"pod_start.{name}.cpu_seconds {cpu_seconds(pid) - cpu_before[name]:.2f} s")
         processes.report_profiles(profilers)

@@ -7,6 +7,7 @@ table of hundreds of patterns, and it knows the resource registry), then dispatc
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import ssl
 import time
@@ -126,6 +127,9 @@ class APIServer:
         self.ready = asyncio.Event()
         self.runner: web.AppRunner | None = None
         self.requests_total = 0
+        # Resource requests by (verb, group, resource, subresource), as upstream's
+        # apiserver_request_total labels them (without code and scope): shows what each client costs.
+        self.requests_by_resource: collections.Counter[tuple[str, str, str, str]] = collections.Counter()
         self._cacerts: bytes | None = None
 
     # ------------------------------------------------------------- lifecycle
@@ -285,6 +289,8 @@ class APIServer:
     async def _serve(self, info: RequestInfo) -> web.StreamResponse:
         api = self.api
         v = info.verb
+        r = info.resource
+        self.requests_by_resource[(v.upper(), r.group, r.plural, info.subresource or "")] += 1
         if info.subresource and is_proxied(info):
             return await self.kubelet_proxy.serve(info)
         check_write_options(info)
@@ -377,8 +383,12 @@ class APIServer:
         return web.Response(body=body, content_type="application/json", headers=headers)
 
     def _metrics(self) -> str:
-        return (f"# TYPE apiserver_request_total counter\napiserver_request_total {self.requests_total}\n"
-                f"# TYPE navarch_watch_cache_revision gauge\nnavarch_watch_cache_revision {self.cache.revision}\n")
+        lines = ["# TYPE apiserver_request_total counter", f"apiserver_request_total {self.requests_total}"]
+        for (verb, group, resource, sub), n in sorted(self.requests_by_resource.items()):
+            lines.append(f'apiserver_request_total{{verb="{verb}",group="{group}",resource="{resource}",'
+                         f'subresource="{sub}"}} {n}')
+        lines += ["# TYPE navarch_watch_cache_revision gauge", f"navarch_watch_cache_revision {self.cache.revision}"]
+        return "\n".join(lines) + "\n"
 
 
 def _json(obj: Any, status: int = 200) -> web.Response:
