@@ -49,7 +49,6 @@ async def _start_components(args: argparse.Namespace, data_dir: Path, pki, serve
     from navarch.server.components import component_kubeconfig
     from navarch.server.supervisor import Supervisor
 
-    await _announce_join_token(data_dir, pki, server_url)
     sup = Supervisor()
     verbosity = ["-v", str(args.verbosity)] if args.verbosity else []
     if not args.disable_controller_manager:
@@ -69,6 +68,8 @@ async def _start_components(args: argparse.Namespace, data_dir: Path, pki, serve
     if not args.disable_agent:
         sup.add("kubelet", *kubelet_argv(data_dir, pki, server_url, verbosity, args.kubelet_arg))
     await sup.start()
+    # After the children are on their way: their start-up (imports, mostly) overlaps this round trip.
+    await _announce_join_token(data_dir, pki, server_url)
     return sup.stop
 
 
