@@ -8,20 +8,12 @@ re-creates at start when missing; ``navarch token create`` adds more, with a TTL
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 from typing import Any
 
 from navarch.api import bootstraptoken as bt
 from navarch.api.bootstraptoken import JoinToken, TokenFormatError
-
-
-def _write_private(path: Path, text: str) -> None:
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text + "\n")
-    os.replace(tmp, path)
+from navarch.server.pki import write_private
 
 
 def load_or_create_server_token(data_dir: Path, ca_pem: bytes) -> JoinToken:
@@ -34,11 +26,11 @@ def load_or_create_server_token(data_dir: Path, ca_pem: bytes) -> JoinToken:
         token = bt.parse_join_token(path.read_text())
     except (OSError, TokenFormatError):
         token = JoinToken(digest, bt.generate_bootstrap_token())
-        _write_private(path, str(token))
+        write_private(path, f"{token}\n".encode())
         return token
     if token.ca_hash != digest:
         token = JoinToken(digest, token.bootstrap)
-        _write_private(path, str(token))
+        write_private(path, f"{token}\n".encode())
     return token
 
 

@@ -37,7 +37,7 @@ class ClusterPKI:
     kubelet_client: CertPaths
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
@@ -72,7 +72,7 @@ def issue_client_cert(ca: CertPaths, user: str, groups: list[str], out: CertPath
                       crl_sign=False, encipher_only=False, decipher_only=False), critical=True,
     ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
     ).sign(ca_key, hashes.SHA256())
-    _write_private(out.key, _key_bytes(key))
+    write_private(out.key, _key_bytes(key))
     out.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
@@ -105,7 +105,7 @@ def ensure_pki(data_dir: Path, *, extra_sans: list[str] = (), service_ip: str = 
                                              encipher_only=False, decipher_only=False), critical=True)
                 .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
                 .sign(key, hashes.SHA256()))
-        _write_private(pki.ca.key, _key_bytes(key))
+        write_private(pki.ca.key, _key_bytes(key))
         pki.ca.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     dns = ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
            "kubernetes.default.svc.cluster.local", socket.gethostname()]
@@ -127,7 +127,7 @@ def ensure_pki(data_dir: Path, *, extra_sans: list[str] = (), service_ip: str = 
                 .add_extension(x509.SubjectAlternativeName(names), critical=False)
                 .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
                 .sign(ca_key, hashes.SHA256()))
-        _write_private(pki.serving.key, _key_bytes(key))
+        write_private(pki.serving.key, _key_bytes(key))
         pki.serving.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     if not pki.admin.cert.exists():
         issue_client_cert(pki.ca, "system:admin", ["system:masters"], pki.admin)
@@ -144,7 +144,7 @@ def ensure_service_account_key(data_dir: Path) -> Path:
     tls.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = tls / "service-account.key"
     if not path.exists():
-        _write_private(path, _key_bytes(_new_key()))
+        write_private(path, _key_bytes(_new_key()))
     return path
 
 
@@ -180,4 +180,4 @@ def write_kubeconfig(path: Path, server: str, ca: Path, client: CertPaths, *, us
         "preferences": {},
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_private(path, yaml.safe_dump(doc, sort_keys=False).encode())
+    write_private(path, yaml.safe_dump(doc, sort_keys=False).encode())
