@@ -175,3 +175,46 @@ def test_no_credentials_is_401_except_health_and_version(cluster: NavarchServer)
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(req, context=ctx, timeout=5)
     assert e.value.code == 401
+
+
+def test_a_user_certificate_from_an_approved_csr(cluster: NavarchServer, admin: Kubectl, tmp_path: Path) -> None:
+    """The user's way in: a CSR for ``kubernetes.io/kube-apiserver-client``, ``kubectl certificate
+    approve``, the controller manager's signer issues it, and the certificate authenticates as CN/O."""
+    import base64
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from navarch.server.pki import CertPaths, write_kubeconfig
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    req = x509.CertificateSigningRequestBuilder().subject_name(x509.Name([
+        x509.NameAttribute(NameOID.COMMON_NAME, "maria"), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "dev-team"),
+    ])).sign(key, hashes.SHA256())
+    pem = req.public_bytes(serialization.Encoding.PEM)
+    manifest = tmp_path / "csr.yaml"
+    manifest.write_text(
+        "apiVersion: certificates.k8s.io/v1\nkind: CertificateSigningRequest\nmetadata: {name: maria}\n"
+        f"spec: {{request: {base64.b64encode(pem).decode()}, signerName: kubernetes.io/kube-apiserver-client, "
+        "expirationSeconds: 3600, usages: [client auth]}\n")
+    admin("create", "-f", str(manifest))
+    assert "approved" in admin("certificate", "approve", "maria")
+    deadline = time.monotonic() + 30
+    cert = ""
+    while time.monotonic() < deadline and not cert:
+        cert = admin("get", "csr", "maria", "-o", "jsonpath={.status.certificate}").strip()
+        time.sleep(0.2)
+    assert cert, admin("get", "csr", "maria", "-o", "yaml")
+    paths = CertPaths(tmp_path / "maria.crt", tmp_path / "maria.key")
+    paths.cert.write_bytes(base64.b64decode(cert))
+    paths.key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                            serialization.NoEncryption()))
+    kubeconfig = tmp_path / "maria.kubeconfig"
+    write_kubeconfig(kubeconfig, cluster.url, cluster.data_dir / "tls" / "ca.crt", paths, user="maria")
+    maria = Kubectl("1.33", kubeconfig)
+    rows = [" ".join(line.split()) for line in maria("auth", "whoami").splitlines()]
+    assert rows == ["ATTRIBUTE VALUE", "Username maria", "Groups [dev-team system:authenticated]"]
+    res = maria.run("get", "pods", "-n", "dev", check=False)
+    assert res.returncode != 0 and 'User "maria" cannot list resource "pods"' in res.stderr

@@ -91,8 +91,11 @@ def sign(ca: SigningCA, req: x509.CertificateSigningRequest, usage: list[str], t
                .public_key(req.public_key()).serial_number(x509.random_serial_number())
                .not_valid_before(now - BACKDATE).not_valid_after(not_after)
                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-               .add_extension(x509.KeyUsage(**flags), critical=True)
                .add_extension(_authority_key_id(ca.cert), critical=False))
+    if any(flags.values()):
+        # As Go's x509.CreateCertificate: no key usage asked, no extension. An empty one would forbid
+        # every use, and OpenSSL (our API server's TLS) then refuses the certificate for client auth.
+        builder = builder.add_extension(x509.KeyUsage(**flags), critical=True)
     if ext:
         builder = builder.add_extension(x509.ExtendedKeyUsage(ext), critical=False)
     try:
