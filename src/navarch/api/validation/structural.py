@@ -347,12 +347,19 @@ def _types(node: _Node, value: Any, struct: str, stack: list[str], path: str,
         if not isinstance(value, dict):
             out.append(_type_cause(_json_kind(value), node.go_type, struct, stack, path))
             return
+        fields = node.fields
         for k, v in value.items():
-            sub = node.fields.get(k)
-            if sub is not None and v is not None:
-                stack.append(k)
-                _types(sub, v, node.go_struct, stack, _join(path, k), out)
-                stack.pop()
+            sub = fields.get(k)
+            if sub is None or v is None:
+                continue
+            # Most fields are strings and booleans that are what they should be: settled here, without
+            # a call and a path string each (only ``scalar`` nodes have ``scalar`` set).
+            vt = type(v)
+            if (vt is str and sub.scalar == "string") or (vt is bool and sub.scalar == "boolean"):
+                continue
+            stack.append(k)
+            _types(sub, v, node.go_struct, stack, _join(path, k), out)
+            stack.pop()
         return
     if kind == "list":
         if not isinstance(value, list):
