@@ -30,6 +30,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import orjson
+
 from navarch.api import errors
 from navarch.api.schema import Schema
 
@@ -195,6 +197,22 @@ def _pe_order(pe: str) -> tuple[int, Any]:
 
 
 def fields_from_v1(v1: Any) -> FieldSet:
+    """The paths a FieldsV1 tree names. Every write decodes the stored object's entries again, and
+    they rarely change between writes: decoded sets are remembered by the tree's JSON text."""
+    try:
+        text = orjson.dumps(v1)
+    except TypeError:
+        return _fields_from_v1(v1)
+    return _fields_from_v1_text(text)
+
+
+# Objects made from one template share their trees (all pods of a Deployment): a small cache does.
+@functools.lru_cache(maxsize=1024)
+def _fields_from_v1_text(text: bytes) -> FieldSet:
+    return _fields_from_v1(orjson.loads(text))
+
+
+def _fields_from_v1(v1: Any) -> FieldSet:
     out: set[Path] = set()
 
     def walk(node: Any, path: Path) -> None:
@@ -213,6 +231,7 @@ def fields_from_v1(v1: Any) -> FieldSet:
     return frozenset(out)
 
 
+@functools.lru_cache(maxsize=8192)
 def _canonical_pe(pe: str) -> str:
     kind, sep, rest = pe.partition(":")
     if not sep or kind not in ("f", "k", "v", "i"):
@@ -226,7 +245,11 @@ def _canonical_pe(pe: str) -> str:
 
 
 def _dump(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # Compact, keys sorted, UTF-8 unescaped: the canonical text of a key or value path element.
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # integers past 64 bits
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def path_string(path: Path) -> str:
