@@ -22,10 +22,20 @@ def decode(body: bytes | str) -> Any:
 
 
 def copy(value: Any) -> Any:
+    """A deep copy of a document decoded from JSON (a stored object, a request body). An orjson
+    encode and decode does it in C, ~5x faster than a walk in Python; what orjson refuses (an
+    integer past 64 bits) is walked."""
+    try:
+        return orjson.loads(orjson.dumps(value))
+    except TypeError:
+        return _copy(value)
+
+
+def _copy(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: copy(v) for k, v in value.items()}
+        return {k: _copy(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [copy(v) for v in value]
+        return [_copy(v) for v in value]
     return value
 
 
