@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
-import signal
 
-from navarch.cli.common import add_logging_flags, run_async, setup_logging
+from navarch.cli.common import add_logging_flags, run_async, setup_logging, until_signalled
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -75,12 +72,5 @@ def run(args: argparse.Namespace) -> int:
 async def _main(config) -> int:
     from navarch.cloudprovider.manager import run_cloud_controller_manager
 
-    task = asyncio.create_task(run_cloud_controller_manager(config), name="cloud-controller-manager")
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
-    try:
-        await task
-    except asyncio.CancelledError:
-        logging.getLogger("navarch.cloudprovider").info("stopped")
+    await until_signalled(run_cloud_controller_manager(config), "cloud-controller-manager", "stopped")
     return 0

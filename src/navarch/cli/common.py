@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 from pathlib import Path
 from typing import Any, Coroutine
 
@@ -23,6 +24,19 @@ def add_logging_flags(p: argparse.ArgumentParser) -> None:
 def setup_logging(args: argparse.Namespace) -> None:
     level = logging.DEBUG if getattr(args, "verbosity", 0) > 0 else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname).1s %(name)s: %(message)s")
+
+
+async def until_signalled(main: "Coroutine[Any, Any, Any]", name: str, stopped: str) -> None:
+    """Run a component's ``main`` as a task that SIGTERM and SIGINT cancel (its ``finally`` blocks
+    then release Leases and connections); ``stopped`` is logged, under ``name``, when they do."""
+    task = asyncio.create_task(main, name=name)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        logging.getLogger(f"navarch.{name}").info("%s", stopped)
 
 
 def run_async(main: "Coroutine[Any, Any, int]") -> int:

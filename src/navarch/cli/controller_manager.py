@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
-import signal
 
-from navarch.cli.common import add_logging_flags, run_async, setup_logging
+from navarch.cli.common import add_logging_flags, run_async, setup_logging, until_signalled
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -77,12 +74,5 @@ def run(args: argparse.Namespace) -> int:
 async def _main(config) -> int:
     from navarch.controllers.manager import run_controller_manager
 
-    task = asyncio.create_task(run_controller_manager(config), name="controller-manager")
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
-    try:
-        await task
-    except asyncio.CancelledError:
-        logging.getLogger("navarch.controllers").info("stopped")
+    await until_signalled(run_controller_manager(config), "controller-manager", "stopped")
     return 0

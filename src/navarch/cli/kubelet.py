@@ -12,12 +12,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping
 
-from navarch.cli.common import add_logging_flags, default_data_dir, run_async, setup_logging
+from navarch.cli.common import add_logging_flags, default_data_dir, run_async, setup_logging, until_signalled
 from navarch.cli.sim_nodes import parse_labels, parse_taints
 
 log = logging.getLogger("navarch.kubelet")
@@ -201,14 +200,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _main(opts: KubeletOptions) -> int:
-    task = asyncio.create_task(run_kubelet(opts), name="kubelet")
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
     try:
-        await task
-    except asyncio.CancelledError:
-        log.info("kubelet stopped; containers keep running")
+        await until_signalled(run_kubelet(opts), "kubelet", "kubelet stopped; containers keep running")
     except (ValueError, OSError, ImportError) as e:
         log.error("kubelet cannot start: %s", e)
         return 1

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from navarch.cli.common import add_logging_flags, run_async, setup_logging
+from navarch.cli.common import add_logging_flags, run_async, setup_logging, until_signalled
 
 if TYPE_CHECKING:
     from navarch.scheduler.app import SchedulerConfig
@@ -64,12 +62,5 @@ def run(args: argparse.Namespace) -> int:
 async def _main(config: "SchedulerConfig") -> int:
     from navarch.scheduler.app import run_scheduler
 
-    loop = asyncio.get_running_loop()
-    task = asyncio.create_task(run_scheduler(config), name="scheduler")
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
-    try:
-        await task
-    except asyncio.CancelledError:
-        log.info("scheduler stopped")
+    await until_signalled(run_scheduler(config), "scheduler", "scheduler stopped")
     return 0
