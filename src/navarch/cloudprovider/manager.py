@@ -15,7 +15,7 @@ from navarch.client.rest import Client
 from navarch.cloudprovider.controllers import CloudContext
 from navarch.cloudprovider.interface import Interface
 from navarch.cloudprovider.providers import get_provider
-from navarch.controllers.base import QueueController
+from navarch.controllers.base import QueueController, enabled_controllers
 from navarch.machinery.events import EventRecorder
 from navarch.machinery.factory import SharedInformerFactory
 from navarch.machinery.leaderelection import LeaderElectionConfig, LeaderElector
@@ -52,21 +52,7 @@ class CloudControllerManagerConfig:
 
 
 def enabled(spec: tuple[str, ...]) -> list[str]:
-    """Upstream's --controllers syntax: ``*`` for all, ``foo`` to add, ``-foo`` to remove."""
-    names: list[str] = []
-    for item in spec:
-        for part in (p.strip() for p in item.split(",") if p.strip()):
-            neg = part.startswith("-")
-            name = ALIASES.get(part.lstrip("-"), part.lstrip("-"))
-            if name == "*" and not neg:
-                names.extend(n for n in CONTROLLERS if n not in names)
-            elif name not in CONTROLLERS:
-                raise ValueError(f"unknown controller {name!r}; known: {', '.join(CONTROLLERS)}")
-            elif neg:
-                names = [n for n in names if n != name]
-            elif name not in names:
-                names.append(name)
-    return names
+    return enabled_controllers(spec, CONTROLLERS, ALIASES)
 
 
 def load(name: str) -> type[QueueController]:
@@ -86,10 +72,8 @@ async def run_cloud_controller_manager(config: CloudControllerManagerConfig) -> 
         elector = LeaderElector(client, LeaderElectionConfig(
             LEASE_NAME, "kube-system", identity, config.lease_duration, config.renew_deadline,
             config.retry_period))
-        while True:
-            await elector.run(lambda: _run_controllers(client, cloud, config, names, identity),
-                              on_new_leader=lambda who: log.info("cloud-controller-manager leader is %s", who))
-            log.warning("lost the cloud-controller-manager lease; standing by")
+        await elector.run_as_standby(lambda: _run_controllers(client, cloud, config, names, identity),
+                                     "cloud-controller-manager")
     finally:
         await client.close()
 

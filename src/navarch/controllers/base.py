@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 from navarch.client.rest import Client
@@ -84,3 +85,26 @@ class QueueController:
             else:
                 self.queue.forget(key)
             self.queue.done(key)
+
+
+def enabled_controllers(spec: tuple[str, ...], known: Iterable[str],
+                        aliases: Mapping[str, str] | None = None) -> list[str]:
+    """Upstream's ``--controllers`` syntax, for any controller manager: ``*`` for all, ``foo`` to
+    add, ``-foo`` to remove, comma-separated or repeated; ``aliases`` maps older names. An unknown
+    name is a ValueError naming the known ones."""
+    known = list(known)
+    aliases = aliases or {}
+    names: list[str] = []
+    for item in spec:
+        for part in (p.strip() for p in item.split(",") if p.strip()):
+            neg = part.startswith("-")
+            name = aliases.get(part.lstrip("-"), part.lstrip("-"))
+            if name == "*" and not neg:
+                names.extend(n for n in known if n not in names)
+            elif name not in known:
+                raise ValueError(f"unknown controller {name!r}; known: {', '.join(known)}")
+            elif neg:
+                names = [n for n in names if n != name]
+            elif name not in names:
+                names.append(name)
+    return names

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from navarch.client.rest import Client
-from navarch.controllers.base import ControllerContext, QueueController
+from navarch.controllers.base import ControllerContext, QueueController, enabled_controllers
 from navarch.machinery.events import EventRecorder
 from navarch.machinery.factory import SharedInformerFactory
 from navarch.machinery.leaderelection import LeaderElectionConfig, LeaderElector
@@ -62,19 +62,7 @@ class ControllerManagerConfig:
 
 
 def enabled(spec: tuple[str, ...]) -> list[str]:
-    """Upstream's --controllers syntax: ``*`` for all, ``foo`` to add, ``-foo`` to remove."""
-    names: list[str] = []
-    for item in spec:
-        for part in [p.strip() for p in item.split(",") if p.strip()]:
-            if part == "*":
-                names.extend(n for n in CONTROLLERS if n not in names)
-            elif part.startswith("-"):
-                names = [n for n in names if n != part[1:]]
-            elif part in CONTROLLERS and part not in names:
-                names.append(part)
-            elif part not in CONTROLLERS:
-                raise ValueError(f"unknown controller {part!r}; known: {', '.join(CONTROLLERS)}")
-    return names
+    return enabled_controllers(spec, CONTROLLERS)
 
 
 def load(name: str) -> type[QueueController] | None:
@@ -96,12 +84,7 @@ async def run_controller_manager(config: ControllerManagerConfig) -> None:
         elector = LeaderElector(client, LeaderElectionConfig(
             "kube-controller-manager", "kube-system", identity, config.lease_duration,
             config.renew_deadline, config.retry_period))
-        while True:
-            # Losing the lease ends the controllers; campaign again rather than exit, so a process
-            # that lost a renewal race rejoins as a standby.
-            await elector.run(lambda: _run_controllers(client, config, identity),
-                              on_new_leader=lambda who: log.info("controller-manager leader is %s", who))
-            log.warning("lost the controller-manager lease; standing by")
+        await elector.run_as_standby(lambda: _run_controllers(client, config, identity), "controller-manager")
     finally:
         await client.close()
 

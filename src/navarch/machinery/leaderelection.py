@@ -212,6 +212,15 @@ class LeaderElector:
                 except Exception:  # noqa: BLE001
                     log.exception("on_new_leader callback failed")
 
+    async def run_as_standby(self, on_started_leading: Callable[[], Coroutine[Any, Any, None]],
+                             component: str) -> None:
+        """``run`` again each time leadership is lost, as the controller managers do: a process that
+        lost a renewal race rejoins as a standby instead of exiting. Returns only when cancelled."""
+        while True:
+            await self.run(on_started_leading,
+                           on_new_leader=lambda who: log.info("%s leader is %s", component, who))
+            log.warning("lost the %s lease; standing by", component)
+
     async def _release(self) -> None:
         """Hand the lease back so a successor need not wait for it to expire. Best effort."""
         cfg = self.config
