@@ -114,25 +114,13 @@ def _rules_review(obj: dict[str, Any], user: dict[str, Any], authorizer: Authori
                 "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}], "incomplete": False}
     found = authorizer.rules_for(str(user.get("username") or ""), tuple(user.get("groups") or ()), namespace)
     status: dict[str, Any] = {
-        "resourceRules": [_resource_rule(r) for r in found.resource_rules],
-        "nonResourceRules": [{"verbs": list(r.verbs), "nonResourceURLs": list(r.non_resource_urls)}
-                             for r in found.non_resource_rules],
+        "resourceRules": [r.to_dict() for r in found.resource_rules],
+        "nonResourceRules": [r.to_dict() for r in found.non_resource_rules],
         "incomplete": found.incomplete,
     }
     if found.error:
         status["evaluationError"] = found.error
     return status
-
-
-def _resource_rule(r: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"verbs": list(r.verbs)}
-    if r.api_groups:
-        out["apiGroups"] = list(r.api_groups)
-    if r.resources:
-        out["resources"] = list(r.resources)
-    if r.resource_names:
-        out["resourceNames"] = list(r.resource_names)
-    return out
 
 
 async def _token_review(api: ResourceAPI, obj: dict[str, Any]) -> dict[str, Any]:

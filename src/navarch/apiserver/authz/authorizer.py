@@ -5,7 +5,7 @@ upstream's union authorizer. Also the union rule resolver behind SelfSubjectRule
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 from navarch.apiserver.authz.attributes import Attributes
@@ -112,11 +112,13 @@ class Authorizer:
             elif m == "RBAC" and self.rbac is not None:
                 rules, errs = self.rbac.rules_for(user, groups, namespace)
                 errors.extend(errs)
+            # Each half of a rule that names both (which RBAC validation allows) is listed alone.
             for r in rules:
                 if r.resources:
-                    out.resource_rules.append(r)
+                    out.resource_rules.append(replace(r, non_resource_urls=()))
                 if r.non_resource_urls:
-                    out.non_resource_rules.append(r)
+                    out.non_resource_rules.append(replace(r, api_groups=(), resources=(),
+                                                                      resource_names=()))
         if errors:
             out.error = aggregate(errors)
         return out
