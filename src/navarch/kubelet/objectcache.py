@@ -45,6 +45,7 @@ class ObjectCache:
         self.idle_seconds = idle_seconds
         self.sync_timeout = sync_timeout
         self._entries: dict[tuple[str, str, str], _Entry] = {}
+        self._swept = 0.0
 
     async def get(self, resource: str, namespace: str, name: str) -> Obj | None:
         key = (resource, namespace, name)
@@ -103,6 +104,10 @@ class ObjectCache:
                 await asyncio.sleep(_RETRY_SECONDS)
 
     def _expire(self, now: float) -> None:
+        # A sweep walks every entry: at most one per tenth of the idle time, not one per read.
+        if now - self._swept < self.idle_seconds / 10:
+            return
+        self._swept = now
         for key, entry in list(self._entries.items()):
             if entry.synced.is_set() and now - entry.last_used > self.idle_seconds:
                 self._drop(key, entry)
