@@ -35,6 +35,7 @@ import argparse
 import asyncio
 import multiprocessing
 import os
+import queue
 import shutil
 import signal
 import subprocess
@@ -99,9 +100,7 @@ def creator(kubeconfig: str, count: int, out: "multiprocessing.Queue[float]") ->
 
     async def main() -> float:
         async with Client.from_kubeconfig(kubeconfig) as client:
-            session = client._get_session()
-            url = client._url(f"/api/v1/namespaces/{NS}/pods")
-            headers = {**client._headers(), "Content-Type": "application/json"}
+            path = f"/api/v1/namespaces/{NS}/pods"
             template = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "", "labels": {"app": "bench"}},
                         "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10", "resources": {
                             "requests": {"cpu": "100m", "memory": "100Mi"}}}]}}
@@ -111,11 +110,7 @@ def creator(kubeconfig: str, count: int, out: "multiprocessing.Queue[float]") ->
             async def worker() -> None:
                 for i in names:
                     template["metadata"]["name"] = f"pod-{i:05d}"
-                    body = orjson.dumps(template)
-                    async with session.post(url, data=body, headers=headers, **client._extra()) as resp:
-                        await resp.read()
-                        if resp.status != 201:
-                            raise RuntimeError(f"create pod-{i:05d}: HTTP {resp.status}")
+                    await client._request("POST", path, body=orjson.dumps(template))  # raises ApiError
             await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
             return count / (time.monotonic() - t0)
     out.put(asyncio.run(main()))
@@ -176,7 +171,17 @@ def create_pods(kubeconfig: Path, pods: int) -> float:
     out: multiprocessing.Queue[float] = multiprocessing.get_context("spawn").Queue()
     proc = multiprocessing.get_context("spawn").Process(target=creator, args=(str(kubeconfig), pods, out))
     proc.start()
-    rate = out.get(True, max(600, pods / 10))
+    deadline = time.monotonic() + max(600, pods / 10)
+    while True:
+        try:
+            rate = out.get(True, 1.0)
+            break
+        except queue.Empty:
+            if not proc.is_alive():
+                raise RuntimeError(f"the pod creator exited ({proc.exitcode}) without a result") from None
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("the pod creator did not finish in time") from None
     proc.join(30)
     return rate
 

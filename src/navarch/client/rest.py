@@ -1,4 +1,7 @@
-"""``Client``: each REST verb written once, async, over one keep-alive aiohttp session.
+"""``Client``: each REST verb written once, async, over a keep-alive connection pool.
+
+Unary requests go through ``transport.Transport`` (lean: its CPU per request is the scheduler's and
+kubelet's throughput); watches, which stream for minutes, go through an aiohttp session of their own.
 
 Resources are addressed by registry entry (or a string ``resolve`` understands), never by URL, so a
 component cannot drift from the server's routes. Objects are the plain dicts the server sent; errors
@@ -14,6 +17,7 @@ import logging
 import time
 from types import MappingProxyType
 from typing import Any, AsyncGenerator, Mapping
+from urllib.parse import quote, urlencode, urlsplit
 
 import aiohttp
 import orjson
@@ -24,6 +28,7 @@ from navarch.client import tls
 from navarch.client.errors import ApiError, is_gone
 from navarch.client.kubeconfig import ClientConfig, in_cluster_config, load_kubeconfig
 from navarch.client.resolve import ResourceRef, resolve
+from navarch.client.transport import Response, Transport
 from navarch.client.watch import ERROR, WatchEvent, decode_event, split_lines
 
 log = logging.getLogger(__name__)
@@ -34,6 +39,9 @@ PATCH_CONTENT_TYPES = MappingProxyType({
     "json": "application/json-patch+json",
     "apply": "application/apply-patch+yaml",
 })
+# Characters kept as they are in a request path (RFC 3986 pchar plus "/"); "%" stays so that an
+# already-escaped path is not escaped twice.
+_PATH_SAFE = "/:@!$&'()*+,;=%"
 # client-go re-reads token files this often, so rotated service-account tokens are picked up.
 TOKEN_FILE_REFRESH = 60.0
 
@@ -55,7 +63,8 @@ class Client:
         self.token_refresh = token_refresh
         self.registry = registry
         self._ssl = tls.ssl_context(config)
-        self._session: aiohttp.ClientSession | None = None
+        self._transport: Transport | None = None
+        self._path_prefix = urlsplit(config.server).path.rstrip("/")
         self._watch_session: aiohttp.ClientSession | None = None
         self._token: tuple[str, float] | None = None
 
@@ -79,9 +88,11 @@ class Client:
         await self.close()
 
     async def close(self) -> None:
-        sessions = [s for s in (self._session, self._watch_session) if s is not None]
-        self._session = self._watch_session = None
-        for session in sessions:
+        transport, session = self._transport, self._watch_session
+        self._transport = self._watch_session = None
+        if transport is not None:
+            await transport.close()
+        if session is not None:
             await session.close()
 
     # ---- reads -------------------------------------------------------------------------------
@@ -253,16 +264,15 @@ class Client:
     def _res(self, res: ResourceRef) -> ResourceInfo:
         return resolve(res, self.registry)
 
-    def _get_session(self) -> aiohttp.ClientSession:
+    def _get_transport(self) -> Transport:
         """Requests share a capped pool: HTTP/1.1 has no multiplexing, so without a cap a burst of
         concurrent writes (a scheduler binding a backlog, a kubelet starting 100 pods) opens a
         connection per request, and each new TLS handshake costs both sides more CPU than the request.
-        Past the cap, requests wait for a connection in turn."""
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(ssl=self._ssl, limit=self.max_connections, keepalive_timeout=60)
-            self._session = aiohttp.ClientSession(
-                connector=connector, headers={"User-Agent": self.user_agent}, raise_for_status=False)
-        return self._session
+        Past the cap, requests wait for a connection in turn. Made on first use, inside the loop."""
+        if self._transport is None or self._transport.closed:
+            self._transport = Transport(self.config.server, self._ssl, server_name=self.config.tls_server_name,
+                                        max_connections=self.max_connections)
+        return self._transport
 
     def _get_watch_session(self) -> aiohttp.ClientSession:
         """Watches hold their connection for minutes, one per informer: they get their own uncapped
@@ -307,30 +317,33 @@ class Client:
                        accept: str = "application/json") -> bytes:
         payload = None if body is None else body if isinstance(body, bytes) else orjson.dumps(body)
         headers = self._headers(accept)
+        headers["User-Agent"] = self.user_agent
         if payload is not None:
             headers["Content-Type"] = content_type
-        session = self._get_session()
-        timeout = aiohttp.ClientTimeout(total=self.timeout)
+        target = self._path_prefix + quote(path, safe=_PATH_SAFE)
+        if params:
+            # Go's url.Values.Encode: space as "+", everything outside [A-Za-z0-9_.~-] escaped, so
+            # selectors like "tier in (a,b),!x" reach the server exactly as client-go sends them.
+            target += "?" + urlencode(params)
+        transport = self._get_transport()
         for attempt in range(self.max_retries + 1):
-            async with session.request(method, self._url(path), params=params or None, data=payload,
-                                       headers=headers, timeout=timeout, **self._extra()) as resp:
-                data = await resp.read()
-                if resp.status < 400:
-                    return data
-                wait = _retry_after(resp)
-                if wait is None or attempt == self.max_retries:
-                    raise await _error(resp, data)
+            resp = await transport.request(method, target, headers, payload, self.timeout)
+            if resp.status < 400:
+                return resp.body
+            wait = _retry_after(resp)
+            if wait is None or attempt == self.max_retries:
+                raise _api_error(resp.status, resp.body)
             wait = min(wait, self.max_retry_after)
             log.info("%s %s: %d, retrying in %.0fs (attempt %d)", method, path, resp.status, wait, attempt + 1)
             await asyncio.sleep(wait)
         raise AssertionError("unreachable")
 
 
-def _retry_after(resp: aiohttp.ClientResponse) -> float | None:
+def _retry_after(resp: Response) -> float | None:
     """Seconds to wait before retrying, when the server asked for a retry (client-go checkWait)."""
     if resp.status != 429 and resp.status < 500:
         return None
-    value = resp.headers.get("Retry-After")
+    value = resp.headers.get("retry-after")
     if value is None:
         return None
     try:
@@ -340,14 +353,17 @@ def _retry_after(resp: aiohttp.ClientResponse) -> float | None:
     return seconds if seconds >= 0 else None
 
 
-async def _error(resp: aiohttp.ClientResponse, data: bytes | None = None) -> ApiError:
-    if data is None:
-        data = await resp.read()
+async def _error(resp: aiohttp.ClientResponse) -> ApiError:
+    """The ApiError for a failed watch request (served by aiohttp)."""
+    return _api_error(resp.status, await resp.read())
+
+
+def _api_error(status: int, data: bytes) -> ApiError:
     try:
         decoded = orjson.loads(data) if data else None
     except orjson.JSONDecodeError:
         decoded = None
-    return ApiError.from_response(resp.status, data, decoded)
+    return ApiError.from_response(status, data, decoded)
 
 
 def _params(**kw: Any) -> dict[str, str]:

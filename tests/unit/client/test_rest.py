@@ -217,3 +217,20 @@ async def test_token_file_is_reread_after_rotation(server, tmp_path, refresh, se
         token.write_text("two")
         await c.get("nodes", "n")
     assert [r["headers"]["Authorization"] for r in server.requests] == ["Bearer one", second]
+
+
+async def test_selectors_reach_the_server_exactly(server, client):
+    """Spaces, commas, parentheses, "=", "!" and "+" survive the query string as client-go sends them."""
+    labels = "app=x,tier in (a,b),!canary,env!=prod,k notin (c d)"
+    fields = "spec.nodeName=,status.phase!=Running+1"
+    await client.list("pods", "ns", label_selector=labels, field_selector=fields, continue_="a/b+c=")
+    await client.get_raw("/apis/metrics.k8s.io/v1beta1/pods", {"labelSelector": "a=b&c=d"})
+    assert server.requests[0]["query"] == {"labelSelector": labels, "fieldSelector": fields, "continue": "a/b+c="}
+    assert server.requests[1]["query"] == {"labelSelector": "a=b&c=d"}
+
+
+async def test_a_closed_client_reconnects_on_use(server, client):
+    for _ in range(3):
+        await client.get("nodes", "n")
+    await client.close()
+    assert (await client.get("nodes", "n")) == {"kind": "Ok"}  # a closed client reconnects on use
