@@ -35,6 +35,7 @@ CACHE_SIZE = 4096
 QUEUE_SIZE = 1000
 WRITE_ATTEMPTS = 3
 MAX_IN_FLIGHT = 16
+DROP_LOG_INTERVAL = 10.0  # seconds between two "dropping event" lines
 
 
 def object_reference(obj: Mapping[str, Any], field_path: str = "") -> dict[str, Any]:
@@ -146,22 +147,34 @@ class EventRecorder:
         # The latest write of each correlation key still running: the next one of that key waits for it.
         self._latest: dict[tuple[str, ...], asyncio.Task[None]] = {}
         self._last_ns = 0
+        self._drops = 0
+        self._drops_logged_at: float | None = None
 
     def event(self, obj: Mapping[str, Any], event_type: str, reason: str, message: str) -> None:
         """Record about ``obj`` (an object, or an ObjectReference). Never waits; raises only for
         arguments no Event could carry (a type other than Normal or Warning)."""
         if event_type not in (NORMAL, WARNING):
             raise ValueError(f"event type must be {NORMAL} or {WARNING}, not {event_type!r}")
+        if self._queue.full():
+            self._dropped(obj, event_type, reason, message)
+            return
         # An object (with metadata) or already an ObjectReference.
         ref = object_reference(obj) if "metadata" in obj else obj
-        ev = self._new_event(ref, event_type, reason, message)
-        try:
-            self._queue.put_nowait((ev, self.clock.monotonic()))
-        except asyncio.QueueFull:
-            log.warning("event queue full, dropping event %s %s on %s: %s", event_type, reason,
-                        ev["involvedObject"].get("name"), message)
-            return
+        self._queue.put_nowait((self._new_event(ref, event_type, reason, message), self.clock.monotonic()))
         self.start()
+
+    def _dropped(self, obj: Mapping[str, Any], event_type: str, reason: str, message: str) -> None:
+        """A full queue drops events until the writer catches up (upstream's broadcaster does the
+        same); the log names the first drop and then counts, so a flood is not logged line by line
+        on the loop that is already behind."""
+        self._drops += 1
+        now = self.clock.monotonic()
+        if self._drops_logged_at is not None and now - self._drops_logged_at < DROP_LOG_INTERVAL:
+            return
+        name = (obj.get("metadata") or {}).get("name") if "metadata" in obj else obj.get("name")
+        log.warning("event queue full, dropping event %s %s on %s: %s (%d dropped so far)", event_type, reason,
+                    name, message, self._drops)
+        self._drops_logged_at = now
 
     def start(self) -> None:
         if self._task is None or self._task.done():

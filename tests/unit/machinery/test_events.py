@@ -134,6 +134,20 @@ async def test_recorder_never_blocks_and_drops_when_full():
     await asyncio.sleep(0)
 
 
+async def test_recorder_logs_a_flood_of_drops_once_per_interval(caplog):
+    clock = FakeClock()
+    rec = EventRecorder(EventSink(), "c", clock=clock, queue_size=1)  # type: ignore[arg-type]
+    with caplog.at_level("WARNING", logger="navarch.machinery.events"):
+        for i in range(50):
+            rec.event(POD, "Normal", "R", str(i))
+        clock.advance(11)
+        rec.event({"kind": "Pod", "name": "ref-only", "namespace": "ns"}, "Normal", "R", "late")
+    drops = [r.getMessage() for r in caplog.records if "dropping event" in r.getMessage()]
+    assert drops == ["event queue full, dropping event Normal R on web-1: 1 (1 dropped so far)",
+                     "event queue full, dropping event Normal R on ref-only: late (50 dropped so far)"]
+    await rec.stop()
+
+
 class SlowSink(EventSink):
     """Each write waits for ``release``; counts how many writes are outstanding at once."""
 
