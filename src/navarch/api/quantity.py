@@ -5,6 +5,7 @@ apimachinery's ``Quantity.MilliValue``/``Value``: up, towards the next integer.
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -20,7 +21,13 @@ def parse(q: Any) -> Decimal:
     """A quantity (string or number) as an exact decimal; ValueError if it is not one."""
     if isinstance(q, (int, float)):
         return Decimal(str(q))
-    text = str(q).strip()
+    return _parse_text(str(q).strip())
+
+
+# Pods of one template repeat the same few quantities: the scheduler and the kubelet parse every
+# pod's requests on each change, so parsed text is remembered (Decimals and ints are immutable).
+@functools.lru_cache(maxsize=4096)
+def _parse_text(text: str) -> Decimal:
     m = _RE.match(text)
     if not m:
         raise ValueError("quantities must match the regular expression "
@@ -43,8 +50,18 @@ def ceil(d: Decimal) -> int:
 
 
 def milli_value(q: Any) -> int:
-    return ceil(parse(q) * 1000)
+    return _milli_text(q) if isinstance(q, str) else ceil(parse(q) * 1000)
 
 
 def value(q: Any) -> int:
-    return ceil(parse(q))
+    return _value_text(q) if isinstance(q, str) else ceil(parse(q))
+
+
+@functools.lru_cache(maxsize=4096)
+def _milli_text(text: str) -> int:
+    return ceil(parse(text) * 1000)
+
+
+@functools.lru_cache(maxsize=4096)
+def _value_text(text: str) -> int:
+    return ceil(parse(text))

@@ -205,6 +205,11 @@ class Registry:
             versions.sort(key=_version_rank)
         # Short-name lookups (client.resolve), memoised: the resources never change after this.
         self.by_name_memo: dict[str, ResourceInfo | None] = {}
+        # (group, plural) -> the first real (non-virtual) version listed, for storage_of.
+        self._first_by_gp: dict[tuple[str, str], ResourceInfo] = {}
+        for r in resources:
+            if not r.virtual:
+                self._first_by_gp.setdefault((r.group, r.plural), r)
 
     def get(self, group: str, version: str, plural: str) -> ResourceInfo | None:
         return self._by_gvr.get((group, version, plural))
@@ -229,6 +234,12 @@ class Registry:
         if shared is not None:
             return self._by_gvr[shared]
         return self._by_gvr.get((r.group, self.preferred_version(r.group), r.plural), r)
+
+
+    def storage_of(self, group: str, plural: str) -> ResourceInfo | None:
+        """The storage ResourceInfo of a resource named without a version (admission's lookups)."""
+        r = self._first_by_gp.get((group, plural))
+        return self.storage_resource(r) if r is not None else None
 
 
 _SHARED_STORAGE = {("events.k8s.io", "events"): ("", "v1", "events")}

@@ -37,10 +37,7 @@ class ObjectAccess(Protocol):
 
 
 def resource_for(group: str, plural: str) -> ResourceInfo | None:
-    for r in REGISTRY.resources:
-        if r.group == group and r.plural == plural and not r.virtual:
-            return REGISTRY.storage_resource(r)
-    return None
+    return REGISTRY.storage_of(group, plural)
 
 
 class CacheAccess:
