@@ -163,6 +163,19 @@ def encode(managed: Managed) -> list[Json]:
 
 
 def fields_to_v1(fields: Iterable[Path]) -> Json:
+    """A FieldsV1 tree (a fresh one the caller may keep). A manager's set is usually the one its last
+    write to a sibling object had (every kubelet status write of a one-container pod owns the same
+    fields), so the sorted tree is remembered by set and handed out as a decoded copy."""
+    key = fields if isinstance(fields, frozenset) else frozenset(fields)
+    return orjson.loads(_fields_v1_text(key))
+
+
+@functools.lru_cache(maxsize=1024)
+def _fields_v1_text(fields: frozenset[Path]) -> bytes:
+    return orjson.dumps(_build_v1(fields))
+
+
+def _build_v1(fields: Iterable[Path]) -> Json:
     # One pass builds the tree; members are marked with a key no path element can be (not a str).
     root: Json = {}
     for path in fields:
