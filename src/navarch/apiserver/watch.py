@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from navarch.apiserver.handlers import RequestInfo, ResourceAPI
 
 BOOKMARK_INTERVAL = 10.0
+_WAKE: Any = object()  # queued by a watch's timer: time to check the deadline and bookmarks
 
 
 async def serve_watch(api: "ResourceAPI", info: "RequestInfo") -> web.StreamResponse:
@@ -129,40 +130,65 @@ async def serve_watch(api: "ResourceAPI", info: "RequestInfo") -> web.StreamResp
         if buf:
             await resp.write(b"".join(buf))
         next_bookmark = loop.time() + BOOKMARK_INTERVAL
-        while True:
-            now = loop.time()
-            if now >= deadline:
-                break
-            wait = min(deadline, next_bookmark if bookmarks else deadline) - now
+        # One timer per watch, re-armed when it fires, queues a wake-up: a busy watch then takes
+        # events straight off its queue with no timeout set up per event.
+        timer: asyncio.TimerHandle | None = None
+
+        def wake() -> None:
+            nonlocal timer
             try:
-                ev = await asyncio.wait_for(watcher.queue.get(), timeout=max(wait, 0.001))
-            except asyncio.TimeoutError:
-                if bookmarks and loop.time() >= next_bookmark:
-                    last_rev = max(last_rev, api.cache.revision)
-                    await resp.write(_bookmark(r, last_rev))
-                    next_bookmark = loop.time() + BOOKMARK_INTERVAL
-                continue
-            if ev is None:
-                break  # overflowed or the cache reloaded: the client must re-list
-            batch = [ev]
-            while not watcher.queue.empty() and len(batch) < 256:
-                nxt = watcher.queue.get_nowait()
-                if nxt is None:
-                    watcher.queue.put_nowait(None)
-                    break
-                batch.append(nxt)
-            out = []
-            for ev in batch:
-                if ev.revision <= start_rev and rv not in ("", "0"):
-                    continue
-                v = visible(ev)
-                last_rev = max(last_rev, ev.revision)
-                if v is None:
-                    continue
-                t, e = v
-                out.append(encode(CacheEvent(t, e.entry, e.prev, e.revision)))
-            if out:
-                await resp.write(b"".join(out))
+                watcher.queue.put_nowait(_WAKE)
+                timer = None
+            except asyncio.QueueFull:  # the overflow's end marker wakes the loop anyway
+                timer = loop.call_later(1.0, wake)
+
+        def arm() -> None:
+            nonlocal timer
+            timer = loop.call_at(min(deadline, next_bookmark) if bookmarks else deadline, wake)
+
+        arm()
+        try:
+            ended = False
+            while not ended:
+                ev = watcher.queue.get_nowait() if not watcher.queue.empty() else await watcher.queue.get()
+                if ev is None:
+                    break  # overflowed or the cache reloaded: the client must re-list
+                batch = [ev]
+                while not watcher.queue.empty() and len(batch) < 256:
+                    nxt = watcher.queue.get_nowait()
+                    if nxt is None:
+                        watcher.queue.put_nowait(None)
+                        break
+                    batch.append(nxt)
+                out = []
+                woken = False
+                for ev in batch:
+                    if ev is _WAKE:
+                        woken = True
+                        continue
+                    if ev.revision <= start_rev and rv not in ("", "0"):
+                        continue
+                    v = visible(ev)
+                    last_rev = max(last_rev, ev.revision)
+                    if v is None:
+                        continue
+                    t, e = v
+                    out.append(encode(CacheEvent(t, e.entry, e.prev, e.revision)))
+                if out:
+                    await resp.write(b"".join(out))
+                if woken:
+                    now = loop.time()
+                    if now >= deadline:
+                        ended = True
+                    elif bookmarks and now >= next_bookmark:
+                        last_rev = max(last_rev, api.cache.revision)
+                        await resp.write(_bookmark(r, last_rev))
+                        next_bookmark = loop.time() + BOOKMARK_INTERVAL
+                    if not ended:
+                        arm()
+        finally:
+            if timer is not None:
+                timer.cancel()
         if bookmarks:
             await resp.write(_bookmark(r, max(last_rev, api.cache.revision)))
     except ConnectionResetError:
