@@ -93,7 +93,7 @@ def start_profilers(pids: dict[str, int], root: Path) -> dict[str, tuple[subproc
     out = {}
     for name, pid in pids.items():
         raw = root / f"{name}.spy"
-        out[name] = (subprocess.Popen([spy_cmd, "record", "--pid", str(pid), "--rate", "100", "--format", "raw",
+        out[name] = (subprocess.Popen([spy_cmd, "record", "--pid", str(pid), "--rate", os.environ.get("SPY_RATE", "100"), "--gil", "--format", "raw",
                                        "--output", str(raw), "--nonblocking"], stdout=subprocess.DEVNULL,
                                       stderr=subprocess.STDOUT), raw)
     return out
