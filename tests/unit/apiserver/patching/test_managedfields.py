@@ -119,6 +119,21 @@ def test_create_records_the_creator() -> None:
                     "fieldsV1": {"f:data": {".": {}, "f:a": {}}, "f:metadata": {"f:labels": {".": {}, "f:x": {}}}}}]
 
 
+def test_creates_of_one_spec_share_work_but_not_trees() -> None:
+    fm = manager("io.k8s.api.apps.v1.Deployment", "apps/v1")
+    first = created(make_deploy([{"name": "a", "image": "x", "ports": [{"containerPort": 80}]}]), fm=fm)
+    tree = first["metadata"]["managedFields"][0]["fieldsV1"]
+    assert tree["f:spec"]["f:template"]["f:spec"]["f:containers"]['k:{"name":"a"}']["f:ports"] == {
+        ".": {}, 'k:{"containerPort":80,"protocol":"TCP"}': {".": {}, "f:containerPort": {}}}
+    tree["f:spec"]["f:replicas"]["mutated"] = {}  # a caller owning its copy must not change the next create
+    second = created(make_deploy([{"name": "a", "image": "x", "ports": [{"containerPort": 80}]}]), fm=fm)
+    again = second["metadata"]["managedFields"][0]["fieldsV1"]
+    assert "mutated" not in again["f:spec"]["f:replicas"]
+    other = created(make_deploy([{"name": "b", "image": "x"}], replicas=2), fm=fm)
+    assert list(other["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"]["f:template"]["f:spec"]["f:containers"]) \
+        == ['.', 'k:{"name":"b"}']
+
+
 def test_create_of_a_kind_with_status_does_not_own_status() -> None:
     fm = manager(DEPLOY, "apps/v1", ignored=(("f:status",),))
     obj = make_deploy([{"name": "c", "image": "i"}])
