@@ -89,6 +89,7 @@ class ResourceAPI:
         from navarch.apiserver.admission.access import CacheAccess
 
         self.admission = default_plugins()
+        self._admission_chain: Any = None
         self._admission_access = CacheAccess(store, cache)
         # Orphan/foreground deletion is carried out by the garbage collector (in the controller
         # manager); as upstream, the API server adds the finalizers whether or not one runs.
@@ -402,10 +403,13 @@ class ResourceAPI:
                      *, dry_run: bool | None = None) -> None:
         """The admission chain: built-in plugins, mutating then validating. ``obj`` None is a delete
         of ``old``; ``old`` None is a create."""
-        from navarch.apiserver.admission import Attributes, run_chain
+        from navarch.apiserver.admission import Attributes, Chain
 
         if not self.admission:
             return
+        chain = self._admission_chain
+        if chain is None or chain.plugins != self.admission:  # the server may reconfigure the list
+            chain = self._admission_chain = Chain(self.admission)
         r = info.resource
         operation = "DELETE" if obj is None else "CREATE" if old is None else "UPDATE"
         attrs = Attributes(
@@ -413,7 +417,7 @@ class ResourceAPI:
             namespace=info.namespace, name=((obj or old or {}).get("metadata") or {}).get("name", ""),
             obj=obj, old=old, user=info.user, dry_run=_dry_run(info) if dry_run is None else dry_run,
             lookup=self._lookup, warnings=info.warnings, access=self._admission_access)
-        await run_chain(self.admission, attrs)
+        await chain.run(attrs)
 
     async def _lookup(self, plural: str, namespace: str | None, name: str) -> dict[str, Any] | None:
         """A current object for admission plugins, from the watch cache (fresh if not found at first)."""

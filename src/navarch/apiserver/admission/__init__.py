@@ -51,15 +51,34 @@ class Plugin(Protocol):
     NAME: str
 
 
-async def run_chain(plugins: list[Any], attrs: Attributes) -> None:
-    for p in plugins:
-        admit = getattr(p, "admit", None)
-        if admit is not None:
-            await admit(attrs)
-    for p in plugins:
-        validate = getattr(p, "validate", None)
-        if validate is not None:
-            await validate(attrs)
+Step = Callable[[Attributes], Awaitable[None]]
+
+
+class Chain:
+    """The plugins' mutating steps in order, then their validating ones, worked out once per
+    resource: a plugin that declares ``RESOURCES`` (the (group, plural) pairs it acts on) is left
+    out for the others, so an Event create does not await the pod-only plugins."""
+
+    def __init__(self, plugins: list[Any]) -> None:
+        self.plugins = list(plugins)
+        self._steps: dict[tuple[str, str], tuple[Step, ...]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.plugins)
+
+    def steps(self, group: str, plural: str) -> tuple[Step, ...]:
+        steps = self._steps.get((group, plural))
+        if steps is None:
+            mine = [p for p in self.plugins
+                    if getattr(p, "RESOURCES", None) is None or (group, plural) in p.RESOURCES]
+            steps = tuple(getattr(p, "admit") for p in mine if getattr(p, "admit", None) is not None) + \
+                tuple(getattr(p, "validate") for p in mine if getattr(p, "validate", None) is not None)
+            self._steps[(group, plural)] = steps
+        return steps
+
+    async def run(self, attrs: Attributes) -> None:
+        for step in self.steps(attrs.resource.group, attrs.resource.plural):
+            await step(attrs)
 
 
 # Upstream's order (kube-apiserver's AllOrderedPlugins), for the plugins navarch has. Mutating

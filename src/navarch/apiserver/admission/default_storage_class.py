@@ -13,6 +13,8 @@ from navarch.apiserver.admission import Attributes
 from navarch.apiserver.admission.access import access_of
 
 NAME = "DefaultStorageClass"
+# (group, plural) of the only resources this plugin acts on; the chain skips it for the rest.
+RESOURCES = frozenset({("", "persistentvolumeclaims")})
 DEFAULT_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class",
                        "storageclass.beta.kubernetes.io/is-default-class")
 BETA_CLASS_ANNOTATION = "volume.beta.kubernetes.io/storage-class"

@@ -6,6 +6,8 @@ from __future__ import annotations
 from navarch.apiserver.admission import Attributes
 
 NAME = "DefaultTolerationSeconds"
+# (group, plural) of the only resources this plugin acts on; the chain skips it for the rest.
+RESOURCES = frozenset({("", "pods")})
 DEFAULT_SECONDS = 300
 _KEYS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
 

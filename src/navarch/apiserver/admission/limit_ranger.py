@@ -17,6 +17,8 @@ from navarch.apiserver.admission import Attributes, forbidden
 from navarch.apiserver.admission.access import access_of
 
 NAME = "LimitRanger"
+# (group, plural) of the only resources this plugin acts on; the chain skips it for the rest.
+RESOURCES = frozenset({("", "pods"), ("", "persistentvolumeclaims")})
 ANNOTATION = "kubernetes.io/limit-ranger"
 
 

@@ -12,6 +12,8 @@ from navarch.apiserver.admission import Attributes, forbidden
 from navarch.apiserver.admission.access import access_of
 
 NAME = "Priority"
+# (group, plural) of the only resources this plugin acts on; the chain skips it for the rest.
+RESOURCES = frozenset({("", "pods"), ("scheduling.k8s.io", "priorityclasses")})
 GROUP = "scheduling.k8s.io"
 # Upstream's apiserver creates these; they are known here too so pods can use them before that.
 SYSTEM_CLASSES = {"system-node-critical": 2000001000, "system-cluster-critical": 2000000000}

@@ -20,6 +20,8 @@ from navarch.api import errors
 from navarch.apiserver.admission import Attributes
 
 NAME = "ServiceAccount"
+# (group, plural) of the only resources this plugin acts on; the chain skips it for the rest.
+RESOURCES = frozenset({("", "pods")})
 DEFAULT_SERVICE_ACCOUNT = "default"
 VOLUME_PREFIX = "kube-api-access-"
 MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
