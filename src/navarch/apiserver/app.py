@@ -32,6 +32,7 @@ log = logging.getLogger("navarch.apiserver")
 
 # /cacerts: the cluster CA, for joining agents to check against their token's hash before they
 # trust this server (k3s's endpoint; docs/adr/0007-join-ca-discovery.md). It is public data.
+MAX_BODY_BYTES = 8 * 1024 * 1024  # larger request bodies are refused with 413
 _PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version", "/cacerts")
 
 
@@ -125,7 +126,7 @@ class APIServer:
             client_cert=config.kubelet_client_cert, client_key=config.kubelet_client_key,
             certificate_authority=config.kubelet_certificate_authority))
         self.ready = asyncio.Event()
-        self.runner: web.AppRunner | None = None
+        self.runner: web.ServerRunner | None = None
         self.requests_total = 0
         # Resource requests by (verb, group, resource, subresource), as upstream's
         # apiserver_request_total labels them (without code and scope): shows what each client costs.
@@ -133,10 +134,17 @@ class APIServer:
         self._cacerts: bytes | None = None
 
     # ------------------------------------------------------------- lifecycle
-    def build_app(self) -> web.Application:
-        app = web.Application(client_max_size=8 * 1024 * 1024, middlewares=[self._errors])
-        app.router.add_route("*", "/{tail:.*}", self.dispatch)
-        return app
+    def build_server(self) -> web.Server:
+        """aiohttp's low-level server straight onto ``handle``: every path is ours to route, so an
+        Application's router, middleware chain and signals would only add work to each request.
+        handler_cancellation: a client that goes away cancels its handler, so an idle watch whose
+        client left is unregistered at once instead of at its timeout."""
+        return web.Server(self.handle, request_factory=self._make_request, handler_cancellation=True,
+                          access_log=None)
+
+    def _make_request(self, message: Any, payload: Any, protocol: Any, writer: Any, task: Any) -> web.BaseRequest:
+        return web.BaseRequest(message, payload, protocol, writer, task, protocol._loop,
+                               client_max_size=MAX_BODY_BYTES)
 
     def ssl_context(self) -> ssl.SSLContext | None:
         c = self.config
@@ -155,10 +163,7 @@ class APIServer:
         await self.store.start()
         await self.cache.start()
         await self._bootstrap()
-        # handler_cancellation: a client that goes away cancels its handler, so an idle watch whose
-        # client left is unregistered at once instead of at its timeout.
-        self.runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False,
-                                    shutdown_timeout=1.0, handler_cancellation=True)
+        self.runner = web.ServerRunner(self.build_server(), handle_signals=False, shutdown_timeout=1.0)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.config.bind_address, self.config.port,
                            ssl_context=self.ssl_context(), backlog=1024, reuse_address=True)
@@ -191,11 +196,10 @@ class APIServer:
         await ensure_defaults(self.api, ip, self.config.port)
 
     # ------------------------------------------------------------- middleware
-    @web.middleware
-    async def _errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         self.requests_total += 1
         try:
-            return await handler(request)
+            return await self.dispatch(request)
         except errors.StatusError as e:
             return _status_response(e)
         except web.HTTPException:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import RawTestServer, TestClient
 
 from navarch.apiserver import watch
 from navarch.apiserver.app import APIServer, APIServerConfig
@@ -23,7 +23,7 @@ async def client() -> AsyncIterator[TestClient]:
     await srv.store.start()
     await srv.cache.start()
     await srv._bootstrap()
-    async with TestClient(TestServer(srv.build_app())) as c:
+    async with TestClient(RawTestServer(srv.handle, request_factory=srv._make_request)) as c:
         yield c
     await srv.cache.stop()
     await srv.store.close()
