@@ -28,6 +28,7 @@ from navarch.api import errors
 from navarch.api.resources import REGISTRY, ResourceInfo
 from navarch.api.schema import load_schema
 from navarch.apiserver import codec, strategy
+from navarch.apiserver.patching import jsondoc
 from navarch.apiserver.allocators import ServiceAllocator
 from navarch.apiserver.watchcache import CacheEvent, Entry, TooOld, WatchCache
 from navarch.storage import Compacted, KeyExists, KeyNotFound, RevisionConflict, Store
@@ -590,7 +591,8 @@ class ResourceAPI:
             old = cur.copy()
             if sinfo is not info:
                 # The client reads and patches its own version's shape; the store keeps another.
-                new = mutate(_to_version(cur.obj, info.resource))
+                # (A private copy: ``mutate`` may change what it is given.)
+                new = mutate(jsondoc.copy(_to_version(cur.obj, info.resource)))
                 new = _to_version(new, r)
             else:
                 new = mutate(cur.copy())
@@ -707,7 +709,7 @@ class ResourceAPI:
             # The patch sees the current resourceVersion (kubectl's managedFields migration replaces it);
             # only a different one is a precondition.
             current_rv = cur.get("metadata", {}).get("resourceVersion")
-            patched = patching.apply_patch(ctype, cur, body, self.schema, definition)
+            patched = patching.apply_patch(ctype, cur, body, self.schema, definition, owned=True)
             if not isinstance(patched, dict):
                 raise errors.bad_request("the patch produced a non-object")
             meta = patched.get("metadata") or {}

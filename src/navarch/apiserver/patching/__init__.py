@@ -47,13 +47,16 @@ def unsupported_patch_type(content_type: str, accepted: tuple[str, ...] = PATCH_
 
 
 def apply_patch(content_type: str, doc: dict[str, Any], body: bytes | str, schema: Schema | None,
-                definition: str | None) -> dict[str, Any]:
-    """Apply a JSON, merge or strategic merge patch according to the request's Content-Type."""
+                definition: str | None, *, owned: bool = False) -> dict[str, Any]:
+    """Apply a JSON, merge or strategic merge patch according to the request's Content-Type.
+
+    ``doc`` is left untouched unless ``owned`` (the caller's private copy, which the merge patches
+    may then change in place instead of copying it once more)."""
     kind = media_type(content_type)
     if kind == JSON_PATCH:
         return json_patch(doc, body)
     if kind == MERGE_PATCH:
-        return merge_patch(doc, body)
+        return merge_patch(doc, body, owned=owned)
     if kind == STRATEGIC_MERGE_PATCH:
-        return strategic_merge_patch(doc, body, schema, definition)
+        return strategic_merge_patch(doc, body, schema, definition, owned=owned)
     raise unsupported_patch_type(content_type)

@@ -14,13 +14,13 @@ from navarch.api import errors
 from navarch.apiserver.patching import jsondoc
 
 
-def merge_patch(doc: dict[str, Any], patch_bytes: bytes | str) -> dict[str, Any]:
+def merge_patch(doc: dict[str, Any], patch_bytes: bytes | str, *, owned: bool = False) -> dict[str, Any]:
     patch = jsondoc.decode(patch_bytes)
     if isinstance(patch, list):
         raise jsondoc.not_an_object(prune_nulls(patch))
     if not isinstance(patch, dict):
         raise errors.bad_request("Invalid JSON Patch")
-    return merge_objects(jsondoc.copy(doc), patch)
+    return merge_objects(doc if owned else jsondoc.copy(doc), patch)
 
 
 def merge_objects(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:

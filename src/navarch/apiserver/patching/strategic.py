@@ -50,7 +50,7 @@ Json = dict[str, Any]
 
 
 def strategic_merge_patch(doc: Json, patch_bytes: bytes | str, schema: Schema | None,
-                          definition: str | None) -> Json:
+                          definition: str | None, *, owned: bool = False) -> Json:
     """``doc`` patched; ``definition`` names the kind's schema (e.g. ``io.k8s.api.apps.v1.Deployment``)."""
     patch = jsondoc.decode(patch_bytes)
     if patch is None:
@@ -61,7 +61,7 @@ def strategic_merge_patch(doc: Json, patch_bytes: bytes | str, schema: Schema | 
         raise errors.bad_request(
             f"error decoding patch: a strategic merge patch must be a JSON object, not {_go_type(patch)}")
     walker = PatchSchema(schema)
-    return _Merger(walker).merge_map(jsondoc.copy(doc), patch, walker.root(definition))
+    return _Merger(walker).merge_map(doc if owned else jsondoc.copy(doc), patch, walker.root(definition))
 
 
 class _Merger:
