@@ -66,11 +66,11 @@ class PodConfigurator:
         return None
 
     async def setup_volumes(self, pod: Mapping[str, Any]) -> None:
-        """Raises ``VolumeError`` (one FailedMount message per failed volume); retried next sync."""
-        await self.volumes.setup(dict(pod))
-
-    async def refresh_volumes(self, pod: Mapping[str, Any]) -> None:
-        await self.volumes.refresh(dict(pod))
+        """Set up what is not yet, and refresh the rest from the current objects. Raises
+        ``VolumeError`` (one FailedMount message per failed volume); retried next sync."""
+        obj = dict(pod)
+        just = await self.volumes.setup(obj)
+        await self.volumes.refresh(obj, skip=just)  # what was just projected is current
 
     async def teardown(self, pod_uid: str) -> None:
         await self.volumes.teardown(pod_uid)

@@ -302,7 +302,6 @@ class PodWorkers:
                 self._event(pod, WARNING, "VolumesNotIsolated", message)
         try:
             await cfg.setup_volumes(pod)
-            await cfg.refresh_volumes(pod)
         except VolumeError as e:
             for message in e.messages:
                 self._event(pod, WARNING, "FailedMount", message)

@@ -54,7 +54,7 @@ async def setup(ctx: VolumeContext, pod: Obj, volume: Obj) -> None:
                       "pod %s/%s: emptyDir %s with medium Memory is a directory on disk (tmpfs needs root)",
                       meta.get("namespace"), meta.get("name"), volume["name"])
         return
-    if await asyncio.to_thread(os.path.ismount, target):
+    if await asyncio.to_thread(mounts.is_mount_point, target):
         return
     try:
         await mounts.mount_tmpfs(target, memory_size(ctx.node_allocatable, pod, source))

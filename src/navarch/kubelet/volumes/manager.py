@@ -16,7 +16,7 @@ import asyncio
 import logging
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from navarch.kubelet import envvars
@@ -78,28 +78,30 @@ class VolumeManager:
 
     # ---- setup and refresh ----------------------------------------------------------------------
 
-    async def setup(self, pod: Obj) -> None:
+    async def setup(self, pod: Obj) -> set[str]:
         """Set up every volume of the pod not set up yet (idempotent; after a kubelet restart every
-        volume is checked again). Raises ``VolumeError`` with one FailedMount message per volume
-        that failed; the others are ready and not redone next time."""
-        await self._each(pod, refresh=False)
+        volume is checked again); returns the names set up by this call. Raises ``VolumeError``
+        with one FailedMount message per volume that failed; the others are ready and not redone
+        next time."""
+        return await self._each(pod, refresh=False)
 
-    async def refresh(self, pod: Obj) -> None:
-        """Re-project configMap, secret, downwardAPI and projected volumes from the current objects;
-        a volume whose content is unchanged is not rewritten."""
-        await self._each(pod, refresh=True)
+    async def refresh(self, pod: Obj, skip: Collection[str] = ()) -> None:
+        """Re-project configMap, secret, downwardAPI and projected volumes from the current objects
+        (except ``skip``: those just set up); a volume whose content is unchanged is not rewritten."""
+        await self._each(pod, refresh=True, skip=skip)
 
-    async def _each(self, pod: Obj, *, refresh: bool) -> None:
+    async def _each(self, pod: Obj, *, refresh: bool, skip: Collection[str] = ()) -> set[str]:
         uid = pod_uid(pod)
         if not uid:
             raise ValueError("pod without metadata.uid")
+        done: set[str] = set()
         async with self._lock(uid):
             ready = self._ready.setdefault(uid, set())
             failures: list[str] = []
             for volume in (pod.get("spec") or {}).get("volumes") or []:
                 name = volume.get("name") or ""
                 # setup does what is not done yet; refresh redoes what is done and follows objects.
-                if (name in ready) != refresh:
+                if (name in ready) != refresh or name in skip:
                     continue
                 plugin = self.plugins.get(_source_key(volume))
                 if plugin is None:
@@ -114,11 +116,13 @@ class VolumeManager:
                     continue
                 if name not in ready:
                     ready.add(name)
-                    log.info("volume %s (%s) of pod %s set up", name, plugin.name, _pod_name(pod))
+                    done.add(name)
+                    log.debug("volume %s (%s) of pod %s set up", name, plugin.name, _pod_name(pod))
             if failures:
                 for message in failures:
                     log.warning("pod %s: %s", _pod_name(pod), message)
                 raise VolumeError(failures[0], tuple(failures[1:]))
+        return done
 
     def _lock(self, uid: str) -> asyncio.Lock:
         lock = self._locks.get(uid)

@@ -37,7 +37,7 @@ def mount_tmpfs_blocking(path: str, size_bytes: int | None = None) -> None:
         _libc().mount("tmpfs", path, "tmpfs", 0, data)
     except OSError as e:
         raise MountError(e.strerror) from None
-    log.info("mounted tmpfs at %s%s", path, f" (size {size_bytes})" if size_bytes else "")
+    log.debug("mounted tmpfs at %s%s", path, f" (size {size_bytes})" if size_bytes else "")
 
 
 async def unmount(path: str) -> None:
@@ -49,7 +49,18 @@ async def unmount(path: str) -> None:
             await asyncio.to_thread(_libc().umount, path, MNT_DETACH)
         except OSError as e:
             raise MountError(e.strerror) from None
-    log.info("unmounted %s", path)
+    log.debug("unmounted %s", path)
+
+
+def is_mount_point(path: str) -> bool:
+    """``os.path.ismount`` for directories the kubelet made: the parent is taken as the kernel
+    resolves ``..`` (one lstat) instead of ``realpath`` walking every component of a deep pod path."""
+    try:
+        here = os.lstat(path)
+        parent = os.lstat(os.path.join(path, ".."))
+    except (OSError, ValueError):
+        return False
+    return here.st_dev != parent.st_dev or here.st_ino == parent.st_ino
 
 
 def mount_points_under(directory: str, mountinfo: str = MOUNTINFO) -> list[str]:

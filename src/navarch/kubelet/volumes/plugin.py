@@ -125,7 +125,7 @@ async def project(ctx: VolumeContext, target: str, payload: Mapping[str, atomicw
 
 def _project(target: str, payload: Mapping[str, atomicwriter.FileProjection], tmpfs: bool, log_context: str) -> bool:
     _make_dir(target)
-    if tmpfs and not os.path.ismount(target):
+    if tmpfs and not mounts.is_mount_point(target):
         try:
             mounts.mount_tmpfs_blocking(target)
         except mounts.MountError as e:

@@ -98,3 +98,18 @@ def test_mount_points_under_reads_mountinfo(tmp_path: Path) -> None:
         "42 22 0:41 / /var/lib/k/pods/u2/volumes/x rw - tmpfs tmpfs rw\n")
     found = mounts.mount_points_under("/var/lib/k/pods/u/volumes", str(info))
     assert found == ["/var/lib/k/pods/u/volumes/a/b c", "/var/lib/k/pods/u/volumes/a"]
+
+
+async def test_setup_names_what_it_set_up_and_refresh_can_skip_it(tmp_path: Path) -> None:
+    client = FakeClient()
+    client.put_configmap("cm", {"a": "1"})
+    pod = make_pod([{"name": "data", "emptyDir": {}}, {"name": "cfg", "configMap": {"name": "cm"}}], [])
+    vm = VolumeManager(str(tmp_path), client, isolated=False)
+    assert await vm.setup(pod) == {"data", "cfg"}
+    assert await vm.setup(pod) == set()  # nothing left to set up
+    client.put_configmap("cm", {"a": "2"})
+    target = tmp_path / "pods/uid-1/volumes/kubernetes.io~configmap/cfg/a"
+    await vm.refresh(pod, skip={"cfg"})
+    assert target.read_text() == "1"
+    await vm.refresh(pod)
+    assert target.read_text() == "2"
