@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from navarch.api import jsoncopy
+from navarch.apiserver.patching import jsondoc
 from navarch.api.resources import ResourceInfo
 
 # Kinds whose metadata.generation tracks spec changes (upstream strategies that set it).
@@ -82,7 +82,7 @@ def prepare_update(r: ResourceInfo, obj: dict[str, Any], old: dict[str, Any]) ->
     """A write to the main resource: status is kept from ``old`` where a status subresource exists."""
     _keep_system_metadata(obj, old)
     if r.has_status and "status" in old:
-        obj["status"] = jsoncopy.deep_copy(old["status"])
+        obj["status"] = jsondoc.copy(old["status"])  # ``old`` is a stored object: plain JSON
     elif r.has_status:
         obj.pop("status", None)
     if tracks_generation(r):
@@ -98,8 +98,9 @@ def prepare_update(r: ResourceInfo, obj: dict[str, Any], old: dict[str, Any]) ->
 
 def prepare_status_update(r: ResourceInfo, obj: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
     """A write to ``/status``: status (and, as upstream's status strategies allow, annotations, plus
-    labels on Nodes) come from the request; spec and everything else from ``old``."""
-    out = jsoncopy.deep_copy(old)
+    labels on Nodes) come from the request; spec and everything else from ``old`` (a stored object:
+    plain JSON, copied through orjson)."""
+    out = jsondoc.copy(old)
     meta = obj.get("metadata") or {}
     if "status" in obj:
         out["status"] = obj["status"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -94,17 +94,19 @@ def _pem_blocks(data: bytes) -> Iterable[bytes]:
 
 @dataclass(frozen=True)
 class Signer:
-    """Signs claims with one private key."""
+    """Signs claims with one private key (every pod's token is a signature: the key's id and
+    algorithm are worked out once, not per token)."""
 
     key: PrivateKey
+    algorithm: str = field(init=False)
+    kid: str = field(init=False)
 
-    @property
-    def algorithm(self) -> str:
-        return algorithm_for(self.key)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "algorithm", algorithm_for(self.key))
+        object.__setattr__(self, "kid", key_id(self.key.public_key()))
 
     def sign(self, claims: Mapping[str, Any]) -> str:
-        return pyjwt.encode(dict(claims), self.key, algorithm=self.algorithm,
-                            headers={"kid": key_id(self.key.public_key())})
+        return pyjwt.encode(dict(claims), self.key, algorithm=self.algorithm, headers={"kid": self.kid})
 
 
 class Verifier:
