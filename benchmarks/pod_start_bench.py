@@ -93,12 +93,15 @@ def kill_leftovers(text: str) -> list[str]:
     return killed
 
 
-async def node_ready(kubeconfig: Path, timeout: float = 60) -> str:
+async def node_ready(kubeconfig: Path, pods: int, timeout: float = 60) -> str:
     async with Client.from_kubeconfig(str(kubeconfig)) as client:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for node in (await client.list("nodes"))["items"]:
                 if any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"].get("conditions") or []):
+                    room = int((node["status"].get("allocatable") or {}).get("pods") or 0)
+                    if pods > room:  # the rest would stay Pending and the burst time out
+                        raise RuntimeError(f"--pods {pods}: node {node['metadata']['name']} takes {room} pods")
                     await client.create("namespaces", {"apiVersion": "v1", "kind": "Namespace",
                                                        "metadata": {"name": NS}})
                     await namespace_ready(client, deadline)
@@ -220,7 +223,7 @@ def main() -> int:
     try:
         print(f"# load average {os.getloadavg()[0]:.2f}; {os.cpu_count()} cpus; root={os.geteuid() == 0}", flush=True)
         server, kubeconfig = start_server(root)
-        node = asyncio.run(node_ready(kubeconfig))
+        node = asyncio.run(node_ready(kubeconfig, args.pods))
         pids = {"apiserver": server.pid, **component_pids(server.pid)}
         print(f"# node {node} Ready; kubelet pid {pids.get('kubelet')}", flush=True)
         cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
