@@ -13,7 +13,7 @@ import ssl
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 from aiohttp import web
@@ -30,9 +30,10 @@ from navarch.storage import Store
 
 log = logging.getLogger("navarch.apiserver")
 
+MAX_BODY_BYTES = 8 * 1024 * 1024  # larger request bodies are refused with 413
+
 # /cacerts: the cluster CA, for joining agents to check against their token's hash before they
 # trust this server (k3s's endpoint; docs/adr/0007-join-ca-discovery.md). It is public data.
-MAX_BODY_BYTES = 8 * 1024 * 1024  # larger request bodies are refused with 413
 _PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version", "/cacerts")
 
 
@@ -139,12 +140,16 @@ class APIServer:
         Application's router, middleware chain and signals would only add work to each request.
         handler_cancellation: a client that goes away cancels its handler, so an idle watch whose
         client left is unregistered at once instead of at its timeout."""
-        return web.Server(self.handle, request_factory=self._make_request, handler_cancellation=True,
+        return web.Server(self.handle, request_factory=self.request_factory(), handler_cancellation=True,
                           access_log=None)
 
-    def _make_request(self, message: Any, payload: Any, protocol: Any, writer: Any, task: Any) -> web.BaseRequest:
-        return web.BaseRequest(message, payload, protocol, writer, task, protocol._loop,
-                               client_max_size=MAX_BODY_BYTES)
+    def request_factory(self) -> Callable[..., web.BaseRequest]:
+        """Requests as aiohttp's server makes them, with our body size limit (call in the loop)."""
+        loop = asyncio.get_running_loop()
+
+        def make(message: Any, payload: Any, protocol: Any, writer: Any, task: Any) -> web.BaseRequest:
+            return web.BaseRequest(message, payload, protocol, writer, task, loop, client_max_size=MAX_BODY_BYTES)
+        return make
 
     def ssl_context(self) -> ssl.SSLContext | None:
         c = self.config
@@ -195,7 +200,7 @@ class APIServer:
         ip = self.config.bind_address if self.config.bind_address not in ("0.0.0.0", "::", "") else "127.0.0.1"
         await ensure_defaults(self.api, ip, self.config.port)
 
-    # ------------------------------------------------------------- middleware
+    # ------------------------------------------------------------- every request
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         self.requests_total += 1
         try:

@@ -23,7 +23,7 @@ async def client() -> AsyncIterator[TestClient]:
     await srv.store.start()
     await srv.cache.start()
     await srv._bootstrap()
-    async with TestClient(RawTestServer(srv.handle, request_factory=srv._make_request)) as c:
+    async with TestClient(RawTestServer(srv.handle, request_factory=srv.request_factory())) as c:
         yield c
     await srv.cache.stop()
     await srv.store.close()
