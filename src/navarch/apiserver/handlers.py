@@ -28,8 +28,8 @@ from navarch.api import errors
 from navarch.api.resources import REGISTRY, ResourceInfo
 from navarch.api.schema import load_schema
 from navarch.apiserver import codec, strategy
-from navarch.apiserver.patching import jsondoc
 from navarch.apiserver.allocators import ServiceAllocator
+from navarch.apiserver.patching import jsondoc
 from navarch.apiserver.watchcache import CacheEvent, Entry, TooOld, WatchCache
 from navarch.storage import Compacted, KeyExists, KeyNotFound, RevisionConflict, Store
 

@@ -71,8 +71,8 @@ class Chain:
         if steps is None:
             mine = [p for p in self.plugins
                     if getattr(p, "RESOURCES", None) is None or (group, plural) in p.RESOURCES]
-            steps = tuple(getattr(p, "admit") for p in mine if getattr(p, "admit", None) is not None) + \
-                tuple(getattr(p, "validate") for p in mine if getattr(p, "validate", None) is not None)
+            steps = tuple(p.admit for p in mine if getattr(p, "admit", None) is not None) + \
+                tuple(p.validate for p in mine if getattr(p, "validate", None) is not None)
             self._steps[(group, plural)] = steps
         return steps
 
