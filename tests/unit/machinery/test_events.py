@@ -193,10 +193,23 @@ async def test_recorder_writes_concurrently_up_to_its_bound():
     await rec.stop()
 
 
+async def test_recorder_writes_one_at_a_time_by_default():
+    sink = SlowSink()
+    rec = EventRecorder(sink, "scheduler", clock=FakeClock())  # type: ignore[arg-type]
+    for i in range(3):
+        rec.event(POD, "Normal", "Scheduled", f"assigned to node-{i}")
+    await _settle()
+    assert sink.outstanding == 1  # as client-go's broadcaster: one write, the others queued
+    sink.release.set()
+    await rec.flush()
+    assert sink.peak == 1 and len(sink.calls) == 3
+    await rec.stop()
+
+
 async def test_recorder_keeps_repeats_of_one_event_in_order_while_others_proceed():
     sink = SlowSink()
     clock = FakeClock()
-    rec = EventRecorder(sink, "kubelet", clock=clock)  # type: ignore[arg-type]
+    rec = EventRecorder(sink, "kubelet", clock=clock, max_in_flight=4)  # type: ignore[arg-type]
     rec.event(POD, "Normal", "Pulled", "image pulled")
     rec.event(POD, "Normal", "Pulled", "image pulled")  # a repeat: must wait for the first one's create
     rec.event(NODE, "Normal", "Ready", "node ready")
