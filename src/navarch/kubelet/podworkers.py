@@ -206,8 +206,11 @@ class PodWorkers:
         status = podstatus.generate_pod_status(pod, state, now=self.clock.now(), host_ips=self.host_ips(),
                                                runtime_name=self.runtime_name, terminal=True)
         await self.status.set_status(pod, status)
+        # As upstream, the pod leaves the API only once its resources are reclaimed: a client that
+        # waited for the deletion (kubectl delete --wait) finds no sandbox or mount left behind.
+        await self._reclaim(rec)
         await self.status.delete_pod(pod)
-        await self._cleanup(rec)
+        self._forget(rec)
 
     async def _sync_finished(self, rec: PodRecord, pod: Mapping[str, Any]) -> None:
         if not rec.killed:
@@ -491,6 +494,11 @@ class PodWorkers:
             self._requeue(rec.key, 0.0)
 
     async def _cleanup(self, rec: PodRecord) -> None:
+        await self._reclaim(rec)
+        self._forget(rec)
+
+    async def _reclaim(self, rec: PodRecord) -> None:
+        """Stop probing, remove the sandbox, tear the volumes down."""
         if self.prober is not None:
             self.prober.remove_pod(rec.uid)
         for task in list(rec.probe_kills.values()):
@@ -503,6 +511,8 @@ class PodWorkers:
                 await self.configurator.teardown(rec.uid)
             except OSError as e:  # a busy mount: the pod is gone from the API either way
                 log.warning("tearing down volumes of pod %s: %s", rec.key, e)
+
+    def _forget(self, rec: PodRecord) -> None:
         self.backoff.forget_pod(rec.uid)
         self.status.forget(rec.uid)
         if self.records.get(rec.key) is rec:

@@ -135,6 +135,25 @@ async def test_deletion_stops_containers_within_grace_then_deletes() -> None:
     assert await runtime.list_pod_sandbox() == []
 
 
+async def test_pod_leaves_the_api_only_after_its_sandbox_is_gone() -> None:
+    driver, status, pods, runtime = setup(make_pod())
+    await driver.settle()
+    at_delete: list[list[Any]] = []
+    delete = status.delete_pod
+
+    async def recording_delete(pod: dict[str, Any]) -> None:
+        at_delete.append(await runtime.list_pod_sandbox())
+        await delete(pod)
+    status.delete_pod = recording_delete  # type: ignore[method-assign]
+    pods[KEY] = {**pods[KEY], "metadata": {**pods[KEY]["metadata"], "deletionTimestamp": "x",
+                                           "deletionGracePeriodSeconds": 0}}
+    driver.requeue(KEY, 0)
+    await driver.settle()
+    await driver.advance(1)
+    assert status.deleted == [KEY]
+    assert at_delete == [[]], "deleted from the API while its sandbox (and volumes) remained"
+
+
 async def test_grace_period_shorter_than_the_container_needs_kills_it() -> None:
     driver, status, pods, _ = setup(make_pod(annotations={TERMINATION_SECONDS: "60"}))
     await driver.settle()
