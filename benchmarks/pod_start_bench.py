@@ -292,6 +292,7 @@ def main() -> int:
         if shims:
             print(f"# cleanup: {len(shims)} container shims outlived their pods (killed)", flush=True)
             ok = False
+        processes.unmount_leftovers(root)
         if args.keep:
             print(f"# kept {root}", flush=True)
         else:

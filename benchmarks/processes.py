@@ -47,6 +47,15 @@ def start_server(root: Path, *flags: str) -> tuple[subprocess.Popen, Path]:
     raise RuntimeError("server did not become ready")
 
 
+def unmount_leftovers(root: Path) -> None:
+    """Unmount what the node's kubelet, stopped with pods still running, left mounted under
+    ``root`` (their service-account token volumes): a mount point cannot be removed, and would
+    outlive the run."""
+    from navarch.kubelet.volumes.mounts import unmount_all_under
+
+    unmount_all_under(str(root))
+
+
 def stop(proc: subprocess.Popen | None, timeout: float = 20) -> None:
     if proc is None or proc.poll() is not None:
         return

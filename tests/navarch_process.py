@@ -176,6 +176,15 @@ API_ONLY = ("--disable-scheduler", "--disable-controller-manager", "--disable-cl
             "--disable-agent", NO_SERVICE_ACCOUNTS)
 
 
+def remove_tree(root: Path) -> None:
+    """Remove a test's temporary dir, first unmounting the volumes a kubelet stopped with live pods
+    left there (they would make the removal fail and outlive the test)."""
+    from navarch.kubelet.volumes.mounts import unmount_all_under
+
+    unmount_all_under(str(root))
+    shutil.rmtree(root, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def running_server(prefix: str, *args: str, api_only: bool = True) -> Iterator[NavarchServer]:
     """A ``navarch server`` in a temporary data dir on a free port, stopped and removed afterwards.
@@ -189,4 +198,4 @@ def running_server(prefix: str, *args: str, api_only: bool = True) -> Iterator[N
         yield srv.start()
     finally:
         srv.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        remove_tree(root)

@@ -4,7 +4,6 @@ as child processes) with simulated nodes, driven by kubectl 1.33."""
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from typing import Callable, Iterator
 import pytest
 
 from tests.clients import kubectl_path
-from tests.navarch_process import Kubectl, NavarchServer, free_port
+from tests.navarch_process import Kubectl, NavarchServer, free_port, remove_tree
 
 
 class Cluster:
@@ -82,7 +81,7 @@ def cluster() -> Iterator[Cluster]:
     finally:
         c.stop()
         srv.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        remove_tree(root)
 
 
 @pytest.fixture

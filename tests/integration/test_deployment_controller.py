@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import tempfile
 import uuid
 from datetime import datetime, timezone
@@ -26,7 +25,7 @@ from navarch.machinery.events import EventRecorder, timestamp
 from navarch.machinery.factory import SharedInformerFactory
 from navarch.machinery.reflector import ReflectorOptions
 from tests.clients import kubectl_path
-from tests.navarch_process import NO_SERVICE_ACCOUNTS, Kubectl, NavarchServer, free_port
+from tests.navarch_process import NO_SERVICE_ACCOUNTS, Kubectl, NavarchServer, free_port, remove_tree
 
 FAST = ReflectorOptions(backoff_initial=0.1, backoff_max=0.5)
 NODE = "fake-node-1"
@@ -42,7 +41,7 @@ def apiserver() -> Iterator[NavarchServer]:
         yield srv
     finally:
         srv.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        remove_tree(root)
 
 
 @pytest.fixture(scope="module")

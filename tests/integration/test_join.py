@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from typing import Any
 import pytest
 
 from tests.clients import kubectl_path
-from tests.navarch_process import Kubectl, NavarchServer, free_port
+from tests.navarch_process import Kubectl, NavarchServer, free_port, remove_tree
 
 NS = "join"
 WAIT = 90.0
@@ -163,7 +162,7 @@ def cluster() -> Iterator[Cluster]:
         for pid in processes_mentioning(str(root)):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        shutil.rmtree(root, ignore_errors=True)
+        remove_tree(root)
 
 
 def test_server_and_two_agents_are_ready_with_node_identities_from_approved_csrs(cluster: Cluster) -> None:

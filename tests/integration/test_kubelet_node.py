@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import shutil
 import socket
 import ssl
 import tempfile
@@ -17,7 +16,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from tests.clients import kubectl_path
-from tests.navarch_process import Kubectl, NavarchServer, free_port
+from tests.navarch_process import Kubectl, NavarchServer, free_port, remove_tree
 
 
 def _missing_node_modules() -> str:
@@ -52,7 +51,7 @@ def node_server() -> Iterator[NavarchServer]:
         yield srv
     finally:
         srv.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        remove_tree(root)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,6 @@ import json
 import os
 import queue
 import re
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -33,7 +32,7 @@ from typing import Any
 import pytest
 
 from tests.clients import kubectl_path
-from tests.navarch_process import Kubectl, NavarchServer, free_port, run_in_terminal
+from tests.navarch_process import Kubectl, NavarchServer, free_port, remove_tree, run_in_terminal
 
 
 def _missing_node_modules() -> str:
@@ -276,7 +275,7 @@ def node() -> Iterator[Node]:
         for pid, _ in left:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        shutil.rmtree(root, ignore_errors=True)
+        remove_tree(root)
         shims = [cmd for _, cmd in left if ".shim" in cmd]
         assert not shims and not pod_pids, \
             f"processes outlived their pods and the server: shims {shims}, pod processes {pod_pids}"

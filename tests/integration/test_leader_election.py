@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.clients import kubectl_path
-from tests.navarch_process import NO_SERVICE_ACCOUNTS, Kubectl, NavarchServer, free_port
+from tests.navarch_process import NO_SERVICE_ACCOUNTS, Kubectl, NavarchServer, free_port, remove_tree
 
 
 def _wait(cond, timeout: float, what: str):
@@ -87,4 +86,4 @@ def test_only_the_lease_holder_acts_and_a_standby_takes_over() -> None:
                 except subprocess.TimeoutExpired:
                     p.kill()
         srv.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        remove_tree(root)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import tempfile
 import uuid
 from pathlib import Path
@@ -18,7 +17,7 @@ from navarch.machinery.events import EventRecorder
 from navarch.machinery.factory import SharedInformerFactory
 from navarch.machinery.leaderelection import LeaderElectionConfig, LeaderElector
 from navarch.machinery.reflector import ReflectorOptions
-from tests.navarch_process import NavarchServer, free_port
+from tests.navarch_process import NavarchServer, free_port, remove_tree
 
 FAST = ReflectorOptions(backoff_initial=0.1, backoff_max=0.5)
 
@@ -149,7 +148,7 @@ def own_server() -> Any:
         yield srv
     finally:
         srv.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        remove_tree(root)
 
 
 async def test_informer_relists_after_the_server_restarts(own_server: NavarchServer) -> None:

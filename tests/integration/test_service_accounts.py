@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import ssl
 import sys
 import tempfile
@@ -24,7 +23,7 @@ from typing import Any
 import pytest
 
 from tests.clients import kubectl_path
-from tests.navarch_process import Kubectl, NavarchServer, free_port
+from tests.navarch_process import Kubectl, NavarchServer, free_port, remove_tree
 
 NS = "dev"
 WAIT = 60.0
@@ -106,7 +105,7 @@ def cluster() -> Iterator[Cluster]:
     finally:
         c.k.run("delete", "pods", "--all", "-n", NS, "--wait=true", "--timeout=30s", check=False, timeout=40)
         srv.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        remove_tree(root)
 
 
 def test_pod_gets_the_token_volume_and_env(cluster: Cluster) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import resource
-import shutil
 import tempfile
 import time
 import uuid
@@ -21,7 +20,7 @@ from navarch.client.errors import ApiError, is_not_found
 from navarch.client.rest import Client
 from navarch.kubelet.runtimes.simulated import EXIT_CODE, RUN_SECONDS
 from navarch.kubelet.simnodes import SimNodes, SimNodesConfig
-from tests.navarch_process import NavarchServer, free_port
+from tests.navarch_process import NavarchServer, free_port, remove_tree
 
 DEADLINE = 20.0
 
@@ -35,7 +34,7 @@ def sim_server() -> Iterator[NavarchServer]:
         yield srv
     finally:
         srv.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        remove_tree(root)
 
 
 @pytest.fixture

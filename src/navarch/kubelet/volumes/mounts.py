@@ -52,6 +52,22 @@ async def unmount(path: str) -> None:
     log.debug("unmounted %s", path)
 
 
+def unmount_all_under(directory: str) -> int:
+    """Detach every mount inside ``directory`` (deepest first); how many. For whoever removes a
+    kubelet's root dir after it stopped with pods still running (test and benchmark harnesses):
+    their volume mounts stay, as upstream's do, and a mount point cannot be deleted."""
+    if os.geteuid() != 0:
+        return 0
+    done = 0
+    for path in mount_points_under(directory):
+        try:
+            _libc().umount(path, MNT_DETACH)
+            done += 1
+        except OSError as e:
+            log.warning("unmounting %s: %s", path, e.strerror)
+    return done
+
+
 def is_mount_point(path: str) -> bool:
     """``os.path.ismount`` for directories the kubelet made: the parent is taken as the kernel
     resolves ``..`` (one lstat) instead of ``realpath`` walking every component of a deep pod path."""
