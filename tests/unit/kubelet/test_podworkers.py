@@ -30,6 +30,14 @@ def setup(pod: dict[str, Any]) -> tuple[Driver, FakeStatusManager, dict[str, dic
     return driver, status, pods, runtime
 
 
+async def delete(driver: Driver, pods: dict[str, dict[str, Any]], grace: int, when: str = "x") -> None:
+    """What the API does on a graceful delete, then one sync of the worker."""
+    pods[KEY] = {**pods[KEY], "metadata": {**pods[KEY]["metadata"], "deletionTimestamp": when,
+                                           "deletionGracePeriodSeconds": grace}}
+    driver.requeue(KEY, 0)
+    await driver.settle()
+
+
 def cstatus(pods: dict[str, dict[str, Any]], i: int = 0) -> dict[str, Any]:
     return pods[KEY]["status"]["containerStatuses"][i]
 
@@ -124,10 +132,7 @@ async def test_deletion_stops_containers_within_grace_then_deletes() -> None:
     pod = make_pod(annotations={TERMINATION_SECONDS: "4"})
     driver, status, pods, runtime = setup(pod)
     await driver.settle()
-    pods[KEY] = {**pods[KEY], "metadata": {**pods[KEY]["metadata"], "deletionTimestamp": "2025-01-01T00:00:30Z",
-                                           "deletionGracePeriodSeconds": 30}}
-    driver.requeue(KEY, 0)
-    await driver.settle()
+    await delete(driver, pods, 30, "2025-01-01T00:00:30Z")
     assert KEY in pods, "deleted before its containers stopped"
     await driver.advance(4)
     assert status.deleted == [KEY]
@@ -139,16 +144,13 @@ async def test_pod_leaves_the_api_only_after_its_sandbox_is_gone() -> None:
     driver, status, pods, runtime = setup(make_pod())
     await driver.settle()
     at_delete: list[list[Any]] = []
-    delete = status.delete_pod
+    api_delete = status.delete_pod
 
     async def recording_delete(pod: dict[str, Any]) -> None:
         at_delete.append(await runtime.list_pod_sandbox())
-        await delete(pod)
+        await api_delete(pod)
     status.delete_pod = recording_delete  # type: ignore[method-assign]
-    pods[KEY] = {**pods[KEY], "metadata": {**pods[KEY]["metadata"], "deletionTimestamp": "x",
-                                           "deletionGracePeriodSeconds": 0}}
-    driver.requeue(KEY, 0)
-    await driver.settle()
+    await delete(driver, pods, 0)
     await driver.advance(1)
     assert status.deleted == [KEY]
     assert at_delete == [[]], "deleted from the API while its sandbox (and volumes) remained"
@@ -157,10 +159,7 @@ async def test_pod_leaves_the_api_only_after_its_sandbox_is_gone() -> None:
 async def test_grace_period_shorter_than_the_container_needs_kills_it() -> None:
     driver, status, pods, _ = setup(make_pod(annotations={TERMINATION_SECONDS: "60"}))
     await driver.settle()
-    pods[KEY] = {**pods[KEY], "metadata": {**pods[KEY]["metadata"], "deletionTimestamp": "x",
-                                           "deletionGracePeriodSeconds": 2}}
-    driver.requeue(KEY, 0)
-    await driver.settle()
+    await delete(driver, pods, 2)
     await driver.advance(2)
     assert status.deleted == [KEY]
     term = status.writes[-1]["containerStatuses"][0]["state"]["terminated"]
