@@ -116,6 +116,12 @@ def test_pod_gets_the_token_volume_and_env(cluster: Cluster) -> None:
     pod = json.loads(cluster.k("get", "pod", "env", "-n", NS, "-o", "json"))
     [volume] = [v for v in pod["spec"]["volumes"] if v["name"].startswith("kube-api-access-")]
     assert [next(iter(s)) for s in volume["projected"]["sources"]] == ["serviceAccountToken", "configMap", "downwardAPI"]
+    # The creator owns what it sent (and its defaults), not what admission added, as upstream.
+    shown = json.loads(cluster.k("get", "pod", "env", "-n", NS, "-o", "json", "--show-managed-fields"))
+    [created] = [e for e in shown["metadata"]["managedFields"] if e["manager"] == "kubectl-create"]
+    owned = json.dumps(created["fieldsV1"])
+    assert '"f:containers"' in owned and '"f:terminationMessagePath"' in owned, owned
+    assert "kube-api-access" not in owned and '"f:volumes"' not in owned and '"f:tolerations"' not in owned, owned
     out = cluster.k("logs", "env", "-n", NS)
     assert "KUBERNETES_SERVICE_HOST=127.0.0.1" in out
     assert f"KUBERNETES_SERVICE_PORT={cluster.srv.port}" in out

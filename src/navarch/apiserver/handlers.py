@@ -515,8 +515,10 @@ class ResourceAPI:
         strategy.prepare_create(r, obj)
         _drop_conversion_annotations(r, obj)
         self._defaults(r, obj)
-        await self._admit(info, obj, None)
+        # As upstream, the creator owns what it sent and its defaults, not what mutating admission
+        # adds (a service account's token volume, default tolerations): fields are tracked first.
         self._track_update(info, None, obj)
+        await self._admit(info, obj, None)
         if r.kind == "CertificateSigningRequest":
             _set_requester(obj, info.user)
         if r.kind == "Job" and r.group == "batch":
