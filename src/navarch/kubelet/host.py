@@ -57,7 +57,7 @@ class KubeletHost:
         node_selector = f"metadata.name={single_node}" if single_node else None
         self.pod_informer = self.factory.informer("pods", field_selector=pod_selector)
         self.node_informer = self.factory.informer("nodes", field_selector=node_selector)
-        self.pod_informer.add_event_handler(self._on_pod, lambda old, new: self._on_pod(new), self._on_pod)
+        self.pod_informer.add_event_handler(self._on_pod, self._on_pod_update, self._on_pod)
         self.service_informer = self.factory.informer("services") if services else None
         self.pod_queue: WorkQueue[tuple[str, str]] = WorkQueue("kubelet-pods", clock=self.clock)
         self.heartbeat_queue: WorkQueue[tuple[str, str]] = WorkQueue("kubelet-heartbeats", clock=self.clock)
@@ -140,6 +140,16 @@ class KubeletHost:
         node = (pod.get("spec") or {}).get("nodeName")
         if node and node in self.kubelets:
             self.pod_queue.add((node, object_key(obj)))
+
+    def _on_pod_update(self, old: Any, new: Any) -> None:
+        # A node's own status write comes back on the watch; the sync that wrote it already knows
+        # everything in it, so it starts no other (upstream syncs a pod on changes of its spec or
+        # metadata, never on a status-only update).
+        node = (new.get("spec") or {}).get("nodeName")
+        kubelet = self.kubelets.get(node) if node else None
+        if kubelet is not None and kubelet.status_manager.is_own_write(old, new):
+            return
+        self._on_pod(new)
 
     def _requeue_pod(self, node: str, key: str, delay: float) -> None:
         self.pod_queue.add_after((node, key), delay)

@@ -128,6 +128,7 @@ class PodWorkers:
         # first sync), handed to each pod's record when it is first seen.
         self._adoptable: dict[str, tuple[list[PodSandboxStatus], list[ContainerStatus]]] | None = None
         self._adopt_lock = asyncio.Lock()
+        self._syncing: set[str] = set()  # keys whose sync is running now
 
     def attach(self, requeue: Requeue) -> None:
         """Wire the host's queue in, and listen to the runtime's container events."""
@@ -152,6 +153,13 @@ class PodWorkers:
     # ---- the sync ----------------------------------------------------------------------------------
 
     async def sync(self, key: str, pod: Mapping[str, Any] | None) -> None:
+        self._syncing.add(key)
+        try:
+            await self._sync(key, pod)
+        finally:
+            self._syncing.discard(key)
+
+    async def _sync(self, key: str, pod: Mapping[str, Any] | None) -> None:
         rec = self.records.get(key)
         if rec is not None and (pod is None or _uid(pod) != rec.uid):
             await self._sync_removed(rec)
@@ -611,7 +619,9 @@ class PodWorkers:
     def _on_container_event(self, event: ContainerEvent) -> None:
         if event.type in (ContainerEventType.STOPPED, ContainerEventType.STARTED):
             key = self._by_sandbox.get(event.sandbox_id)
-            if key is not None:
+            # A start during the pod's own sync is that sync's doing, and it reads the runtime's
+            # state after starting: another sync would find nothing to do. An exit always counts.
+            if key is not None and not (event.type is ContainerEventType.STARTED and key in self._syncing):
                 self._requeue(key, 0.0)
 
     def _monotonic_of(self, t: datetime | None) -> float:

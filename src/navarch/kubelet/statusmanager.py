@@ -43,6 +43,19 @@ class StatusManager:
     def needs_update(self, pod: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
         return (self.latest(pod).get("status") or {}) != status
 
+    def is_own_write(self, old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+        """Whether the update ``old`` -> ``new`` is this manager's last status write coming back:
+        ``new`` is the very revision that write produced, and nothing but the status changed."""
+        mine = self._written.get(_uid(new))
+        if mine is None:
+            return False
+        rv = (new.get("metadata") or {}).get("resourceVersion")
+        if not rv or (mine.get("metadata") or {}).get("resourceVersion") != rv or old.get("spec") != new.get("spec"):
+            return False
+        old_meta, new_meta = old.get("metadata") or {}, new.get("metadata") or {}
+        return all(old_meta.get(k) == new_meta.get(k) for k in old_meta.keys() | new_meta.keys()
+                   if k not in _WRITE_STAMPS)
+
     async def set_status(self, pod: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
         """Write ``status`` if it changed; True when a write happened. A pod gone from the API (or
         replaced by another with its name) is not an error: there is nothing left to report to."""
@@ -79,6 +92,10 @@ class StatusManager:
 
     def forget(self, uid: str) -> None:
         self._written.pop(uid, None)
+
+
+# What every write changes in an object's metadata, whoever writes.
+_WRITE_STAMPS = frozenset({"resourceVersion", "managedFields", "generation"})
 
 
 def _uid(pod: Mapping[str, Any]) -> str:

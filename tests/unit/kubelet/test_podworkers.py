@@ -177,3 +177,13 @@ async def test_pod_removed_from_the_api_is_cleaned_up() -> None:
     assert await runtime.list_containers() == []
     assert status.deleted == []
     assert driver.workers.records == {}
+
+
+async def test_a_start_made_by_the_pods_own_sync_queues_no_second_sync() -> None:
+    driver, _, pods, _ = setup(make_pod(restart="Never", annotations={EXIT_CODE: "0", RUN_SECONDS: "5"}))
+    del driver.due[KEY]
+    await driver.workers.sync(KEY, pods[KEY])
+    assert pods[KEY]["status"]["phase"] == "Running"
+    assert KEY not in driver.due, "the sync that started the container already reported it running"
+    await driver.advance(5)
+    assert pods[KEY]["status"]["phase"] == "Succeeded", "an exit still brings a sync"
