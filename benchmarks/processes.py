@@ -92,6 +92,44 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
 
 
+def machine_busy_seconds() -> float:
+    """CPU time all cores have spent busy since boot (/proc/stat: everything but idle and iowait),
+    so a run can show whether it was bound by the machine's CPU rather than by waiting."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    busy = sum(fields[:8]) - fields[3] - fields[4]  # user nice system idle iowait irq softirq steal
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def speed_probe_ms() -> float:
+    """CPU milliseconds a fixed pure-Python loop takes now. This machine's cores do the same work
+    at speeds up to ~1.8x apart from one minute to the next (the host's load), which moves every
+    figure here: printed beside them so runs can be compared."""
+    started = time.process_time()
+    total = 0
+    for i in range(1_000_000):
+        total += i * i
+    return (time.process_time() - started) * 1000
+
+
+def cpu_seconds_naming(text: str, exclude: set[int]) -> float:
+    """User + system CPU of every live process whose command line names ``text`` (other than
+    ``exclude``), with what their reaped children used: the container runtime's helpers."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) in exclude:
+            continue
+        try:
+            if text.encode() not in (entry / "cmdline").read_bytes():
+                continue
+            with open(entry / "stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(v) for v in fields[11:15])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def start_profilers(pids: dict[str, int], root: Path) -> dict[str, tuple[subprocess.Popen, Path]]:
     """py-spy attached to each process (by PID), recording until ``report_profiles`` stops it."""
     spy = Path(sys.executable).parent / "py-spy"

@@ -19,7 +19,9 @@ Prints, per run (``P`` = ``scheduler.MODE.NODES``):
   backlog mode); ``P.seconds``; ``P.create_per_second`` (the creator's own rate);
 - ``P.scheduler.rss`` / ``.rss_peak`` and ``P.apiserver.rss`` / ``.rss_peak`` in MiB: the control
   plane's memory at that size;
-- ``P.scheduler.cpu_seconds`` and ``P.apiserver.cpu_seconds``: CPU each used in the window.
+- ``P.scheduler.cpu_seconds`` and ``P.apiserver.cpu_seconds``: CPU each used in the window;
+- ``P.machine.speed_probe``: the CPU a fixed loop takes before and after the run. This machine's
+  cores run the same work up to ~1.8x slower at times (the host's load): compare runs with it.
 
 ``--sim-nodes`` registers the nodes with a real ``navarch sim-nodes`` process instead (they renew
 Leases and move their pods to Running, so the API server carries those writes too; ``P`` becomes
@@ -231,6 +233,7 @@ def run_once(nodes: int, pods: int, mode: str, keep: bool, profile: bool = False
         create_rate = 0.0
         if mode == "backlog":
             create_rate = create_pods(kubeconfig, pods)
+        speed_before = processes.speed_probe_ms()
         cpu_before: dict[str, float] = {"apiserver": cpu_seconds(server.pid)}
         sched_started = time.monotonic()
         profilers: dict[str, tuple[subprocess.Popen, Path]] = {}
@@ -269,6 +272,8 @@ def run_once(nodes: int, pods: int, mode: str, keep: bool, profile: bool = False
             print(f"{prefix}.{name}.cpu_seconds {cpu_seconds(proc.pid) - cpu_before[name]:.1f} s")
             print(f"{prefix}.{name}.rss {cur:.0f} MiB")
             print(f"{prefix}.{name}.rss_peak {peak:.0f} MiB")
+        print(f"{prefix}.machine.speed_probe {speed_before:.0f} ms before, {processes.speed_probe_ms():.0f} ms after "
+              "(CPU of a fixed loop: lower is a faster machine)")
         sys.stdout.flush()
         ok = bound == pods
     except Exception as e:  # noqa: BLE001 - report and go on with the next size
