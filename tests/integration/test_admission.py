@@ -71,6 +71,25 @@ def test_quota_refuses_third_pod_and_gives_back_on_delete(kubectl: Kubectl, ns: 
     kubectl("run", "c", "--image=nginx", "-n", ns)
 
 
+def test_quota_is_not_charged_for_an_invalid_object(kubectl: Kubectl, ns: str) -> None:
+    # Upstream validates the object before the validating admission plugins run, so a create
+    # refused as invalid (422) never reaches ResourceQuota.
+    kubectl("create", "quota", "secrets", "--hard=secrets=5", "-n", ns)
+    eventually(lambda: assert_used(kubectl, ns, "secrets", "secrets", "0"))
+    bad = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "bad", "namespace": ns},
+           "data": {"not a key!": "eA=="}}
+    res = kubectl.run("create", "-f", "-", input=json.dumps(bad), check=False)
+    assert res.returncode != 0 and "is invalid" in res.stderr, res.stderr
+    assert_used(kubectl, ns, "secrets", "secrets", "0")
+    kubectl("create", "secret", "generic", "good", "--from-literal=k=v", "-n", ns)
+    assert_used(kubectl, ns, "secrets", "secrets", "1")
+
+
+def assert_used(kubectl: Kubectl, ns: str, quota: str, resource: str, want: str) -> None:
+    used = json.loads(kubectl("get", "quota", quota, "-n", ns, "-o", "json")).get("status", {}).get("used", {})
+    assert used.get(resource) == want, used
+
+
 def test_limit_range_defaults_are_visible_on_the_pod(kubectl: Kubectl, ns: str) -> None:
     kubectl("apply", "-n", ns, "-f", "-", input=json.dumps({
         "apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "defaults"},

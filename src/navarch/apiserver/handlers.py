@@ -401,9 +401,10 @@ class ResourceAPI:
         return obj
 
     async def _admit(self, info: RequestInfo, obj: dict[str, Any] | None, old: dict[str, Any] | None,
-                     *, dry_run: bool | None = None) -> None:
-        """The admission chain: built-in plugins, mutating then validating. ``obj`` None is a delete
-        of ``old``; ``old`` None is a create."""
+                     *, dry_run: bool | None = None, phase: str = "") -> None:
+        """The admission chain: built-in plugins, mutating then validating (or only ``phase``:
+        writes validate the object between the two). ``obj`` None is a delete of ``old``; ``old``
+        None is a create."""
         from navarch.apiserver.admission import Attributes, Chain
 
         if not self.admission:
@@ -418,7 +419,7 @@ class ResourceAPI:
             namespace=info.namespace, name=((obj or old or {}).get("metadata") or {}).get("name", ""),
             obj=obj, old=old, user=info.user, dry_run=_dry_run(info) if dry_run is None else dry_run,
             lookup=self._lookup, warnings=info.warnings, access=self._admission_access)
-        await chain.run(attrs)
+        await chain.run(attrs, phase)
 
     async def _lookup(self, plural: str, namespace: str | None, name: str) -> dict[str, Any] | None:
         """A current object for admission plugins, from the watch cache (fresh if not found at first)."""
@@ -518,7 +519,7 @@ class ResourceAPI:
         # As upstream, the creator owns what it sent and its defaults, not what mutating admission
         # adds (a service account's token volume, default tolerations): fields are tracked first.
         self._track_update(info, None, obj)
-        await self._admit(info, obj, None)
+        await self._admit(info, obj, None, phase="mutating")
         if r.kind == "CertificateSigningRequest":
             _set_requester(obj, info.user)
         if r.kind == "Job" and r.group == "batch":
@@ -536,6 +537,7 @@ class ResourceAPI:
                 self.allocator.assign(obj, self._cached_objects(r))
         elif r.kind == "Service" and r.group == "":
             self.allocator.assign(obj, self._cached_objects(r))
+        await self._admit(info, obj, None, phase="validating")
         return obj
 
     def _cached_objects(self, r: ResourceInfo) -> list[dict[str, Any]]:
@@ -612,7 +614,9 @@ class ResourceAPI:
             if new is None or _same_object(new, old):
                 # Upstream writes nothing for an update that changes nothing: same resourceVersion.
                 return self._converted(sinfo, cur).obj
-            await self._admit(sinfo, new, old)
+            await self._admit(sinfo, new, old, phase="mutating")
+            self._validate_update(sinfo, new, old)
+            await self._admit(sinfo, new, old, phase="validating")
             if _dry_run(info):
                 return _to_version(new, info.resource) if sinfo is not info else new
             try:
@@ -654,12 +658,6 @@ class ResourceAPI:
             self._defaults(r, new)
         if r.kind == "Service" and r.group == "":
             self.allocator.assign(new, self._cached_objects(r), old)
-        if sub == "ephemeralcontainers":
-            causes = strategy.ephemeral_container_causes(new, old)
-            if causes:
-                raise errors.invalid(r.kind, r.group, new["metadata"].get("name", ""), causes)
-        else:
-            self._validate(info, new, old)
         self._track_update(info, old, new)
         # Finalizers gone on an object being deleted: the update completes the deletion. A namespace
         # also waits for its spec.finalizers (the namespace controller empties them via /finalize).
@@ -668,6 +666,16 @@ class ResourceAPI:
             if not (r.kind == "Namespace" and r.group == "" and (new.get("spec") or {}).get("finalizers")):
                 new["metadata"]["__delete__"] = True
         return new
+
+    def _validate_update(self, info: RequestInfo, new: dict[str, Any], old: dict[str, Any]) -> None:
+        """An update's validation, after its mutating admission (upstream's order)."""
+        r = info.resource
+        if info.subresource == "ephemeralcontainers":
+            causes = strategy.ephemeral_container_causes(new, old)
+            if causes:
+                raise errors.invalid(r.kind, r.group, new["metadata"].get("name", ""), causes)
+        else:
+            self._validate(info, new, old)
 
     async def _store_update(self, r: ResourceInfo, new: dict[str, Any], revision: int) -> dict[str, Any]:
         meta = new["metadata"]

@@ -57,27 +57,37 @@ Step = Callable[[Attributes], Awaitable[None]]
 class Chain:
     """The plugins' mutating steps in order, then their validating ones, worked out once per
     resource: a plugin that declares ``RESOURCES`` (the (group, plural) pairs it acts on) is left
-    out for the others, so an Event create does not await the pod-only plugins."""
+    out for the others, so an Event create does not await the pod-only plugins.
+
+    A write runs the mutating steps, then the object's own validation, then the validating steps
+    (upstream's order: ResourceQuota charges only for an object that is valid)."""
 
     def __init__(self, plugins: list[Any]) -> None:
         self.plugins = list(plugins)
-        self._steps: dict[tuple[str, str], tuple[Step, ...]] = {}
+        self._steps: dict[tuple[str, str], tuple[tuple[Step, ...], tuple[Step, ...]]] = {}
 
     def __bool__(self) -> bool:
         return bool(self.plugins)
 
-    def steps(self, group: str, plural: str) -> tuple[Step, ...]:
-        steps = self._steps.get((group, plural))
-        if steps is None:
+    def _phases(self, group: str, plural: str) -> tuple[tuple[Step, ...], tuple[Step, ...]]:
+        phases = self._steps.get((group, plural))
+        if phases is None:
             mine = [p for p in self.plugins
                     if getattr(p, "RESOURCES", None) is None or (group, plural) in p.RESOURCES]
-            steps = tuple(p.admit for p in mine if getattr(p, "admit", None) is not None) + \
-                tuple(p.validate for p in mine if getattr(p, "validate", None) is not None)
-            self._steps[(group, plural)] = steps
-        return steps
+            phases = (tuple(p.admit for p in mine if getattr(p, "admit", None) is not None),
+                      tuple(p.validate for p in mine if getattr(p, "validate", None) is not None))
+            self._steps[(group, plural)] = phases
+        return phases
 
-    async def run(self, attrs: Attributes) -> None:
-        for step in self.steps(attrs.resource.group, attrs.resource.plural):
+    def steps(self, group: str, plural: str) -> tuple[Step, ...]:
+        mutating, validating = self._phases(group, plural)
+        return mutating + validating
+
+    async def run(self, attrs: Attributes, phase: str = "") -> None:
+        """Both phases, or only ``phase`` ("mutating" or "validating")."""
+        mutating, validating = self._phases(attrs.resource.group, attrs.resource.plural)
+        steps = mutating if phase == "mutating" else validating if phase == "validating" else mutating + validating
+        for step in steps:
             await step(attrs)
 
 
