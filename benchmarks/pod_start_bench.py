@@ -1,7 +1,7 @@
 """Pod start latency on the local node: a burst of pods, created -> Running as a watch sees it.
 
-    .venv/bin/python benchmarks/pod_start_bench.py [--pods 100] [--concurrency 32] [--keep] [--profile]
-        [--server-arg=FLAG ...]
+    .venv/bin/python benchmarks/pod_start_bench.py [--pods 100] [--rounds 3] [--concurrency 32] [--keep]
+        [--profile] [--server-arg=FLAG ...]
 
 Starts its own ``navarch server`` with its local agent (temporary data dir, free loopback port, the
 kubelet on a free port with node IP 127.0.0.1, the process runtime, the scheduler and the controller
@@ -12,7 +12,10 @@ manager), waits for the node to be Ready and the namespace's default ServiceAcco
   process, ``--concurrency`` requests at a time;
 - per pod, latency = the watch's first event with ``status.phase: Running`` minus its ADDED event
   (upstream's pod startup SLI measures from creation to Running as a watch observes it; scheduling,
-  the kubelet's sync, the container's start and the status write are all inside).
+  the kubelet's sync, the container's start and the status write are all inside);
+- deletes them and waits until the namespace is empty, and bursts again, ``--rounds`` times in all.
+  Each round prints a summary line; the figures below are the round with the median p99, because
+  this machine's cores drift in speed by up to ~1.8x from one minute to the next.
 
 Prints (ms unless said): ``pod_start.p50``, ``pod_start.p99``, ``pod_start.max``, ``pod_start.min``;
 ``pod_start.scheduled.p50`` / ``.p99`` (ADDED -> bound, the scheduler's share);
@@ -23,7 +26,8 @@ Prints (ms unless said): ``pod_start.p50``, ``pod_start.p99``, ``pod_start.max``
 scheduler) during the burst, ``pod_start.runtime.cpu_seconds`` (the process runtime's zygote and
 container shims), ``pod_start.machine.busy_cpu_seconds`` (all cores, everything that ran) and
 ``pod_start.machine.speed_probe`` (the CPU a fixed loop takes, before and after: this machine's
-speed drifts); with ``--profile``, each one's py-spy hot spots. The issue's aim is p99 under 1 s (upstream's SLO is 5 s at p99).
+speed drifts); with ``--profile``, each one's py-spy hot spots over all rounds. The issue's aim is
+p99 under 1 s (upstream's SLO is 5 s at p99).
 
 Cleanup: deletes the pods (grace 1 s) and waits until the namespace is empty, stops the server,
 then kills by PID whatever process still names the data dir (shims, the runtime's zygote), and
@@ -44,6 +48,7 @@ import tempfile
 import time
 from contextlib import aclosing
 from pathlib import Path
+from typing import Any
 
 import processes  # benchmarks/processes.py: run as scripts, their directory is on sys.path
 
@@ -126,7 +131,7 @@ async def namespace_ready(client: Client, deadline: float) -> None:
     raise RuntimeError(f"namespace {NS} got no default ServiceAccount / kube-root-ca.crt")
 
 
-def creator(kubeconfig: str, count: int, concurrency: int, out: multiprocessing.Queue[float]) -> None:
+def creator(kubeconfig: str, count: int, concurrency: int, prefix: str, out: multiprocessing.Queue[float]) -> None:
     """Its own process, so creating does not share the watcher's event loop."""
 
     async def main() -> float:
@@ -138,7 +143,7 @@ def creator(kubeconfig: str, count: int, concurrency: int, out: multiprocessing.
                 for i in names:
                     await client.create("pods", {
                         "apiVersion": "v1", "kind": "Pod",
-                        "metadata": {"name": f"pod-{i:04d}", "namespace": NS, "labels": {"app": "bench"}},
+                        "metadata": {"name": f"{prefix}pod-{i:04d}", "namespace": NS, "labels": {"app": "bench"}},
                         "spec": {"terminationGracePeriodSeconds": 1, "containers": [
                             {"name": "c", "image": "busybox", "command": ["sleep", "3600"]}]}})
             await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -211,6 +216,66 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[int(rank) - 1]
 
 
+def run_round(args: argparse.Namespace, root: Path, kubeconfig: Path, pids: dict[str, int],
+              prefix: str) -> dict[str, Any]:
+    """One burst: its figures as printed lines (``lines``) and the few the run compares."""
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    runtime_before = processes.cpu_seconds_naming(str(root / "data"), set(pids.values()))
+    rate = 0.0
+    writes: dict[str, int] = {}
+    requests_before = asyncio.run(requests_served(kubeconfig))
+
+    async def measure() -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+        nonlocal rate
+        started = asyncio.Event()
+        watcher = asyncio.create_task(watch_until_running(kubeconfig, args.pods, started, args.timeout, writes))
+        await started.wait()
+        ctx = multiprocessing.get_context("spawn")
+        out: multiprocessing.Queue[float] = ctx.Queue()
+        proc = ctx.Process(target=creator, args=(str(kubeconfig), args.pods, args.concurrency, prefix, out))
+        proc.start()
+        try:
+            rate = await asyncio.to_thread(out.get, True, args.timeout)
+        finally:
+            await asyncio.to_thread(proc.join, 30)
+        return await watcher
+
+    speed_before = processes.speed_probe_ms()
+    busy_before, wall_before = processes.machine_busy_seconds(), time.monotonic()
+    added, bound, running = asyncio.run(measure())
+    busy, wall = processes.machine_busy_seconds() - busy_before, time.monotonic() - wall_before
+    runtime_cpu = processes.cpu_seconds_naming(str(root / "data"), set(pids.values())) - runtime_before
+    latencies = [(running[n] - added[n]) * 1000 for n in running if n in added]
+    scheduled = [(bound[n] - added[n]) * 1000 for n in bound if n in added]
+    lines = [
+        f"pod_start.pods {len(latencies)} pods",
+        f"pod_start.p50 {percentile(latencies, 50):.0f} ms",
+        f"pod_start.p99 {percentile(latencies, 99):.0f} ms",
+        f"pod_start.max {max(latencies):.0f} ms",
+        f"pod_start.min {min(latencies):.0f} ms",
+        f"pod_start.scheduled.p50 {percentile(scheduled, 50):.0f} ms",
+        f"pod_start.scheduled.p99 {percentile(scheduled, 99):.0f} ms",
+        f"pod_start.seconds {max(running.values()) - min(added.values()):.2f} s",
+        f"pod_start.create_per_second {rate:.0f} pods/s",
+        f"pod_start.pod_writes_per_pod {sum(writes.values()) / max(1, len(writes)):.1f}",
+    ]
+    served = asyncio.run(requests_served(kubeconfig))
+    lines.append(f"pod_start.api_requests_per_pod {(served.get('', 0) - requests_before.get('', 0)) / args.pods:.1f}")
+    for labels, n in sorted(served.items()):
+        per_pod = (n - requests_before.get(labels, 0)) / args.pods
+        if labels and per_pod >= 0.05:
+            lines.append(f"#   {per_pod:4.2f} per pod: {labels}")
+    for name, pid in pids.items():
+        lines.append(f"pod_start.{name}.cpu_seconds {cpu_seconds(pid) - cpu_before[name]:.2f} s")
+    lines.append(f"pod_start.runtime.cpu_seconds {runtime_cpu:.2f} s")
+    lines.append(f"pod_start.machine.speed_probe {speed_before:.0f} ms before, {processes.speed_probe_ms():.0f} ms "
+                 "after (CPU of a fixed loop: lower is a faster machine)")
+    lines.append(f"pod_start.machine.busy_cpu_seconds {busy:.2f} s of {wall * (os.cpu_count() or 1):.2f} "
+                 f"({wall:.2f} s x {os.cpu_count()} cpus, creator and watcher included)")
+    return {"lines": lines, "pods": len(latencies), "p50": percentile(latencies, 50),
+            "p99": percentile(latencies, 99), "speed": speed_before}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--pods", type=int, default=100)
@@ -219,6 +284,9 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep the temporary dir (server log, kubelet root dir)")
     ap.add_argument("--profile", action="store_true",
                     help="attach py-spy to the API server and the components during the burst; print hot spots")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="bursts in a row on the same server, the pods deleted between them; the round with "
+                         "the median p99 is reported (default: %(default)s)")
     ap.add_argument("--server-arg", action="append", default=[], metavar="FLAG",
                     help="one more flag for navarch server, e.g. --server-arg=--kubelet-arg=--pod-workers=32")
     args = ap.parse_args()
@@ -232,64 +300,30 @@ def main() -> int:
         node = asyncio.run(node_ready(kubeconfig, args.pods))
         pids = {"apiserver": server.pid, **component_pids(server.pid)}
         print(f"# node {node} Ready; kubelet pid {pids.get('kubelet')}", flush=True)
-        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        runtime_before = processes.cpu_seconds_naming(str(root / "data"), set(pids.values()))
         profilers = processes.start_profilers(pids, root) if args.profile else {}
-        rate = 0.0
-        writes: dict[str, int] = {}
-        requests_before = asyncio.run(requests_served(kubeconfig))
-
-        async def measure() -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
-            nonlocal rate
-            started = asyncio.Event()
-            watcher = asyncio.create_task(watch_until_running(kubeconfig, args.pods, started, args.timeout,
-                                                              writes))
-            await started.wait()
-            ctx = multiprocessing.get_context("spawn")
-            out: multiprocessing.Queue[float] = ctx.Queue()
-            proc = ctx.Process(target=creator, args=(str(kubeconfig), args.pods, args.concurrency, out))
-            proc.start()
-            try:
-                rate = await asyncio.to_thread(out.get, True, args.timeout)
-            finally:
-                await asyncio.to_thread(proc.join, 30)
-            return await watcher
-
-        speed_before = processes.speed_probe_ms()
-        busy_before, wall_before = processes.machine_busy_seconds(), time.monotonic()
-        added, bound, running = asyncio.run(measure())
-        busy, wall = processes.machine_busy_seconds() - busy_before, time.monotonic() - wall_before
-        runtime_cpu = processes.cpu_seconds_naming(str(root / "data"), set(pids.values())) - runtime_before
-        latencies = [(running[n] - added[n]) * 1000 for n in running if n in added]
-        scheduled = [(bound[n] - added[n]) * 1000 for n in bound if n in added]
-        print(f"pod_start.pods {len(latencies)} pods")
-        print(f"pod_start.p50 {percentile(latencies, 50):.0f} ms")
-        print(f"pod_start.p99 {percentile(latencies, 99):.0f} ms")
-        print(f"pod_start.max {max(latencies):.0f} ms")
-        print(f"pod_start.min {min(latencies):.0f} ms")
-        print(f"pod_start.scheduled.p50 {percentile(scheduled, 50):.0f} ms")
-        print(f"pod_start.scheduled.p99 {percentile(scheduled, 99):.0f} ms")
-        print(f"pod_start.seconds {max(running.values()) - min(added.values()):.2f} s")
-        print(f"pod_start.create_per_second {rate:.0f} pods/s")
-        print(f"pod_start.pod_writes_per_pod {sum(writes.values()) / max(1, len(writes)):.1f}")
-        served = asyncio.run(requests_served(kubeconfig))
-        print(f"pod_start.api_requests_per_pod {(served.get('', 0) - requests_before.get('', 0)) / args.pods:.1f}")
-        for labels, n in sorted(served.items()):
-            per_pod = (n - requests_before.get(labels, 0)) / args.pods
-            if labels and per_pod >= 0.05:
-                print(f"#   {per_pod:4.2f} per pod: {labels}")
-        for name, pid in pids.items():
-            print(f"pod_start.{name}.cpu_seconds {cpu_seconds(pid) - cpu_before[name]:.2f} s")
-        print(f"pod_start.runtime.cpu_seconds {runtime_cpu:.2f} s")
-        print(f"pod_start.machine.speed_probe {speed_before:.0f} ms before, {processes.speed_probe_ms():.0f} ms after "
-              "(CPU of a fixed loop: lower is a faster machine)")
-        print(f"pod_start.machine.busy_cpu_seconds {busy:.2f} s of {wall * (os.cpu_count() or 1):.2f} "
-              f"({wall:.2f} s x {os.cpu_count()} cpus, creator and watcher included)")
+        rounds = []
+        for n in range(args.rounds):
+            if n:
+                left = asyncio.run(delete_all(kubeconfig, 120))  # each round starts on an empty node
+                if left:
+                    raise RuntimeError(f"{left} pods of round {n} still there after 120 s")
+            rounds.append(run_round(args, root, kubeconfig, pids, f"r{n + 1}-" if args.rounds > 1 else ""))
+            r = rounds[-1]
+            print(f"# round {n + 1}: p50 {r['p50']:.0f} ms, p99 {r['p99']:.0f} ms, speed probe {r['speed']:.0f} ms",
+                  flush=True)
+        # The round with the median p99 stands for the run: one slow minute of this machine (its
+        # cores' speed drifts) then moves the figures less.
+        chosen = sorted(rounds, key=lambda r: r["p99"])[len(rounds) // 2]
+        if len(rounds) > 1:
+            print(f"# figures of round {rounds.index(chosen) + 1} of {len(rounds)}, the one with the median p99",
+                  flush=True)
+        for line in chosen["lines"]:
+            print(line)
         processes.report_profiles(profilers)
-        p99 = percentile(latencies, 99)
+        p99 = chosen["p99"]
         print(f"# aim: p99 < 1000 ms: {'met' if p99 < 1000 else 'NOT met'} ({p99:.0f} ms); upstream SLO 5000 ms",
               flush=True)
-        ok = len(latencies) == args.pods
+        ok = all(r["pods"] == args.pods for r in rounds)
     except Exception as e:  # noqa: BLE001 - report, then clean up
         print(f"# pod_start: FAILED: {type(e).__name__}: {e}", flush=True)
     finally:
