@@ -469,6 +469,45 @@ def test_memory_hog_with_a_64mi_limit_ends_oomkilled(node: Node) -> None:
         node.delete("hog")
 
 
+# ---- identity ------------------------------------------------------------------------------------
+
+def test_security_context_sets_the_user_and_groups_of_the_process_and_of_exec(node: Node) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("running a container as another user needs a kubelet running as root")
+    # The container's runAsGroup wins over the pod's; supplementalGroups and fsGroup join the groups.
+    node.create(pod_json("ident", ["sh", "-c", "echo pid $$$$; id; sleep 3600"], securityContext={"runAsGroup": 3000},
+                         spec={"securityContext": {"runAsUser": 1000, "runAsGroup": 2000, "supplementalGroups": [4000],
+                                                   "fsGroup": 5000}}))
+    try:
+        node.shell_pid("ident")
+        line = eventually("id's output", lambda: re.search(r"^uid=.*$", node.k("logs", "ident", "-n", NS),
+                                                           re.MULTILINE), log=node.srv.log).group(0)
+        assert re.match(r"uid=1000\b", line) and re.search(r" gid=3000\b", line), line
+        groups = set(re.findall(r"(\d+)", line.split("groups=", 1)[1]))
+        assert {"3000", "4000", "5000"} <= groups and "0" not in groups, line
+        assert node.k("exec", "ident", "-n", NS, "--", "id", "-u").strip() == "1000"
+        assert node.k("exec", "ident", "-n", NS, "--", "id", "-g").strip() == "3000"
+    finally:
+        node.delete("ident")
+
+
+def test_run_as_non_root_refuses_a_container_that_would_run_as_root(node: Node) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("a kubelet that is not root runs its containers as a non-root user")
+    node.create(pod_json("nonroot", ["sleep", "3600"], spec={"securityContext": {"runAsNonRoot": True}}))
+    try:
+        def refused() -> dict[str, Any] | None:
+            waiting = (node.container("nonroot").get("state") or {}).get("waiting") or {}
+            return waiting if waiting.get("reason") == "CreateContainerConfigError" else None
+        waiting = eventually("CreateContainerConfigError", refused, log=node.srv.log)
+        uid = (node.get("nonroot") or {})["metadata"]["uid"]
+        message = f'container has runAsNonRoot and image will run as root (pod: "nonroot_{NS}({uid})", container: c)'
+        assert waiting["message"] == message
+        assert f"Error: {message}" in [e["message"] for e in node.events("nonroot") if e["reason"] == "Failed"]
+    finally:
+        node.delete("nonroot")
+
+
 # ---- configuration into the pod ------------------------------------------------------------------
 
 def test_env_from_configmap_secret_and_downward_api_and_volume_files(node: Node) -> None:

@@ -34,7 +34,7 @@ from datetime import datetime
 from typing import Any, Callable, Mapping
 
 from navarch.api.durations import go_seconds
-from navarch.kubelet import podstatus
+from navarch.kubelet import podstatus, securitycontext
 from navarch.kubelet.backoff import (
     NEVER,
     CrashLoopBackOff,
@@ -404,7 +404,10 @@ class PodWorkers:
         annotations = {"io.kubernetes.container.restartCount": str(attempt), CONTAINER_TYPE: kind,
                        "io.kubernetes.pod.terminationGracePeriod": str(_spec_grace(pod))}
         assert rec.sandbox_config is not None
+        identity = securitycontext.effective(pod, c)
         try:
+            if identity.run_as_non_root:
+                await self._verify_non_root(pod, c, identity)
             if self.configurator is not None:
                 inputs = await self.configurator.container_inputs(pod, c, rec.pod_ips)
                 config = ContainerConfig(
@@ -412,14 +415,17 @@ class PodWorkers:
                     working_dir=c.get("workingDir") or "", envs=inputs.envs, mounts=tuple(inputs.mounts),
                     labels=labels, annotations=annotations, stdin=bool(c.get("stdin")),
                     stdin_once=bool(c.get("stdinOnce")), tty=bool(c.get("tty")), cpu_millis=inputs.cpu_millis,
-                    memory_limit_bytes=inputs.memory_limit_bytes)
+                    memory_limit_bytes=inputs.memory_limit_bytes, run_as_user=identity.run_as_user,
+                    run_as_group=identity.run_as_group, supplemental_groups=identity.supplemental_groups)
             else:
                 config = ContainerConfig(
                     name=name, image=image, attempt=attempt, command=tuple(c.get("command") or ()),
                     args=tuple(c.get("args") or ()), working_dir=c.get("workingDir") or "",
                     envs={e["name"]: str(e.get("value", "")) for e in c.get("env") or [] if "valueFrom" not in e},
                     labels=labels, annotations=annotations,
-                    stdin=bool(c.get("stdin")), stdin_once=bool(c.get("stdinOnce")), tty=bool(c.get("tty")))
+                    stdin=bool(c.get("stdin")), stdin_once=bool(c.get("stdinOnce")), tty=bool(c.get("tty")),
+                    run_as_user=identity.run_as_user, run_as_group=identity.run_as_group,
+                    supplemental_groups=identity.supplemental_groups)
             cid = await self.runtime.create_container(rec.sandbox_id, config, rec.sandbox_config)
         except CreateContainerConfigError as e:
             # Upstream: waiting reason CreateContainerConfigError, a "Failed" event, retried later.
@@ -440,6 +446,15 @@ class PodWorkers:
             self._event(pod, WARNING, "Failed", f"Error: {e}", name, kind)
             return
         self._event(pod, NORMAL, "Started", f"Started container {name}", name, kind)
+
+    async def _verify_non_root(self, pod: Mapping[str, Any], c: Mapping[str, Any],
+                               identity: securitycontext.Identity) -> None:
+        """upstream's verifyRunAsNonRoot, against the user the runtime says the image runs as."""
+        image = await self.runtime.image_status(str(c.get("image", ""))) if identity.run_as_user is None else None
+        message = securitycontext.non_root_violation(pod, c, identity, image.uid if image else None,
+                                                     image.username if image else "")
+        if message:
+            raise CreateContainerConfigError(message)
 
     async def _pull(self, rec: PodRecord, pod: Mapping[str, Any], c: Mapping[str, Any], kind: str) -> bool:
         if not getattr(self.runtime, "uses_images", True):

@@ -122,6 +122,10 @@ class ContainerConfig:
     tty: bool = False
     cpu_millis: int | None = None
     memory_limit_bytes: int | None = None
+    # CRI LinuxContainerSecurityContext: None keeps the image's (the runtime's) user and group.
+    run_as_user: int | None = None
+    run_as_group: int | None = None
+    supplemental_groups: Sequence[int] = ()
 
 
 # ---- what the runtime reports ---------------------------------------------------------------------
@@ -179,6 +183,9 @@ class Image:
     repo_tags: tuple[str, ...]
     repo_digests: tuple[str, ...] = ()
     size: int = 0
+    # CRI Image.uid / username: the user the image runs as (neither known: root, as upstream assumes).
+    uid: int | None = None
+    username: str = ""
 
 
 @dataclass(frozen=True)

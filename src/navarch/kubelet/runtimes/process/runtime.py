@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import os
+import pwd
 import secrets
 import shutil
 import signal
@@ -69,6 +70,7 @@ from navarch.kubelet.runtimes.process.streams import (
     TcpPortStream,
     kill_group,
 )
+from navarch.kubelet.runtimes.process.user import as_user
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +166,8 @@ class ProcessRuntime:
         self._zygote: asyncio.StreamWriter | None = None  # our presence connection to the zygote
         self._zygote_watch: asyncio.Task[None] | None = None
         self.zygote_pid: int | None = None
+        # Runs a container's process as the uid/gid its securityContext asks for.
+        self._setpriv = shutil.which("setpriv")
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
@@ -299,6 +303,7 @@ class ProcessRuntime:
             raise CreateContainerConfigError(
                 f'container "{config.name}" has no command: the process runtime runs host processes and cannot '
                 f'know the entrypoint of image "{config.image}"; set the container\'s "command"')
+        user = self._user_of(config)
         cid = secrets.token_hex(32)
         d = self.root / state.CONTAINERS / cid
         d.mkdir(parents=True)
@@ -316,6 +321,8 @@ class ProcessRuntime:
             "cpu_millis": config.cpu_millis, "memory_limit_bytes": config.memory_limit_bytes,
             "cgroup": cgroup.name if cgroup else None, "isolated": self.isolated,
             "max_log_bytes": self.max_log_bytes, "max_log_files": self.max_log_files, "created_at": _now_iso()}
+        if user is not None:
+            record["user"] = user
         try:
             if cgroup is not None:
                 await asyncio.to_thread(cgroup.create, cpu_millis=config.cpu_millis,
@@ -329,6 +336,39 @@ class ProcessRuntime:
         sb.containers.add(cid)
         self._emit(c, ContainerEventType.CREATED)
         return cid
+
+    def _user_of(self, config: ContainerConfig) -> dict[str, Any] | None:
+        """The uid, gid and groups a container asks to run as (None: as this runtime's own user).
+        As upstream's runtimes do with the image's /etc/passwd, the host's gives a user's primary
+        group (else 0) and its groups; the pod's supplemental groups come on top."""
+        if config.run_as_user is None and config.run_as_group is None and not config.supplemental_groups:
+            return None
+        uid = config.run_as_user if config.run_as_user is not None else os.getuid()
+        entry = None
+        with contextlib.suppress(KeyError):
+            entry = pwd.getpwuid(uid)
+        if config.run_as_group is not None:
+            gid = config.run_as_group
+        elif config.run_as_user is None:
+            gid = os.getgid()
+        else:
+            gid = entry.pw_gid if entry is not None else 0
+        groups = [gid]
+        if entry is not None:
+            with contextlib.suppress(OSError):
+                groups = os.getgrouplist(entry.pw_name, gid)
+        groups += [g for g in config.supplemental_groups if g not in groups]
+        if os.geteuid() != 0:
+            if uid == os.getuid() and gid == os.getgid() and not set(groups) - {gid, *os.getgroups()}:
+                return None  # already who the container asks to be
+            raise CreateContainerConfigError(
+                f"the process runtime runs as uid {os.getuid()} and cannot run container \"{config.name}\" as "
+                f"uid {uid}, gid {gid}, groups {groups}: only a kubelet running as root can")
+        if self._setpriv is None:
+            raise CreateContainerConfigError(
+                f"container \"{config.name}\" asks to run as uid {uid}, gid {gid}: that needs setpriv (util-linux), "
+                "which is not on this node's PATH")
+        return {"uid": uid, "gid": gid, "groups": groups, "setpriv": self._setpriv}
 
     async def start_container(self, container_id: str) -> None:
         c = self._container(container_id)
@@ -670,7 +710,7 @@ class ProcessRuntime:
         env = state.container_env(c.config.get("envs") or {})
         workdir = c.config.get("working_dir") or "/"
         if not self.isolated:
-            return list(cmd), env, workdir
+            return as_user(c.config.get("user"), list(cmd)), env, workdir
         # Join the container's cgroups, then its mount namespace, then exec the command: sh writes
         # its own pid (kept across exec) to cgroup.procs; nsenter switches namespace and directory.
         # Values travel as positional parameters, never spliced into the script.
@@ -685,7 +725,7 @@ class ProcessRuntime:
             script += "unset PWD; "  # sh exports one; the container's environment has none
         script += 'exec "$nsenter" --mount="$ns" --wdns="$wd" -- "$@"'
         argv = ["/bin/sh", "-c", script, "sh", str(len(procs)), *procs,
-                f"/proc/{pid}/ns/mnt", workdir, self._nsenter, *cmd]
+                f"/proc/{pid}/ns/mnt", workdir, self._nsenter, *as_user(c.config.get("user"), list(cmd))]
         return argv, env, "/"
 
     async def _spawn(self, argv: list[str], env: dict[str, str], cwd: str, **kwargs: Any) -> asyncio.subprocess.Process:
@@ -729,7 +769,9 @@ class ProcessRuntime:
         found = self._images.get(image)
         if found is None:
             ref = image_ref(image)
-            found = Image(id="sha256:" + ref.rsplit(":", 1)[-1], repo_tags=(image,), repo_digests=(ref,))
+            # The "image" is the host: its processes run as this runtime's user unless told otherwise.
+            found = Image(id="sha256:" + ref.rsplit(":", 1)[-1], repo_tags=(image,), repo_digests=(ref,),
+                          uid=os.getuid())
             self._images[image] = found
         return found
 

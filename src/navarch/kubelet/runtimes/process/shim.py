@@ -60,6 +60,7 @@ from navarch.kubelet.runtimes.process.mounts import (
     enter_mount_namespace,
     leave_mount_namespace,
 )
+from navarch.kubelet.runtimes.process.user import as_user
 
 DRAIN_TIMEOUT = 2.0
 MAX_CLIENT_BUFFER = 4 * 2**20
@@ -213,6 +214,10 @@ class Shim:
                 self.cgroup.join()
             stage = "exec"
             program = _find_program(argv[0], env)
+            if cfg.get("user"):
+                # The program found here (in the container's PATH, while still root), under its user.
+                argv = as_user(cfg["user"], [program, *argv[1:]])
+                program = argv[0]
             if self.tty:
                 # After setsid, opening the terminal (without O_NOCTTY) makes it the controlling one.
                 actions = [(os.POSIX_SPAWN_OPEN, 0, os.ttyname(child_fds[0]), os.O_RDWR, 0),
