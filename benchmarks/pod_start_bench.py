@@ -265,15 +265,17 @@ def run_round(args: argparse.Namespace, root: Path, kubeconfig: Path, pids: dict
         per_pod = (n - requests_before.get(labels, 0)) / args.pods
         if labels and per_pod >= 0.05:
             lines.append(f"#   {per_pod:4.2f} per pod: {labels}")
-    for name, pid in pids.items():
-        lines.append(f"pod_start.{name}.cpu_seconds {cpu_seconds(pid) - cpu_before[name]:.2f} s")
+    used = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+    for name, seconds in used.items():
+        lines.append(f"pod_start.{name}.cpu_seconds {seconds:.2f} s")
     lines.append(f"pod_start.runtime.cpu_seconds {runtime_cpu:.2f} s")
     lines.append(f"pod_start.machine.speed_probe {speed_before:.0f} ms before, {processes.speed_probe_ms():.0f} ms "
                  "after (CPU of a fixed loop: lower is a faster machine)")
     lines.append(f"pod_start.machine.busy_cpu_seconds {busy:.2f} s of {wall * (os.cpu_count() or 1):.2f} "
                  f"({wall:.2f} s x {os.cpu_count()} cpus, creator and watcher included)")
     return {"lines": lines, "pods": len(latencies), "p50": percentile(latencies, 50),
-            "p99": percentile(latencies, 99), "speed": speed_before}
+            "p99": percentile(latencies, 99), "speed": speed_before,
+            "cpu": {name: used[name] for name in ("apiserver", "kubelet") if name in used}}
 
 
 def main() -> int:
@@ -309,8 +311,9 @@ def main() -> int:
                     raise RuntimeError(f"{left} pods of round {n} still there after 120 s")
             rounds.append(run_round(args, root, kubeconfig, pids, f"r{n + 1}-" if args.rounds > 1 else ""))
             r = rounds[-1]
-            print(f"# round {n + 1}: p50 {r['p50']:.0f} ms, p99 {r['p99']:.0f} ms, speed probe {r['speed']:.0f} ms",
-                  flush=True)
+            cpu = ", ".join(f"{name} {seconds:.2f}" for name, seconds in r["cpu"].items())
+            print(f"# round {n + 1}: p50 {r['p50']:.0f} ms, p99 {r['p99']:.0f} ms, speed probe {r['speed']:.0f} ms; "
+                  f"CPU s: {cpu}", flush=True)
         # The round with the median p99 stands for the run: one slow minute of this machine (its
         # cores' speed drifts) then moves the figures less.
         chosen = sorted(rounds, key=lambda r: r["p99"])[len(rounds) // 2]
