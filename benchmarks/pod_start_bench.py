@@ -13,7 +13,8 @@ manager), waits for the node to be Ready and the namespace's default ServiceAcco
 - per pod, latency = the watch's first event with ``status.phase: Running`` minus its ADDED event
   (upstream's pod startup SLI measures from creation to Running as a watch observes it; scheduling,
   the kubelet's sync, the container's start and the status write are all inside);
-- deletes them and waits until the namespace is empty, and bursts again, ``--rounds`` times in all.
+- deletes them, waits until the namespace has no pod and its Events stop growing, and bursts again,
+  ``--rounds`` times in all.
   Each round prints a summary line; the figures below are the round with the median p99, because
   this machine's cores drift in speed by up to ~1.8x from one minute to the next.
 
@@ -209,6 +210,20 @@ async def delete_all(kubeconfig: Path, timeout: float) -> int:
             await asyncio.sleep(0.5)
 
 
+async def events_settled(kubeconfig: Path, timeout: float = 30.0) -> None:
+    """Wait until the namespace's Events stop growing: the kubelet writes the last round's Killing
+    events at its event rate (50/s after a burst of 100), which would otherwise load the next burst."""
+    async with Client.from_kubeconfig(str(kubeconfig)) as client:
+        deadline = time.monotonic() + timeout
+        last = -1
+        while time.monotonic() < deadline:
+            count = len((await client.list("events", NS))["items"])
+            if count == last:
+                return
+            last = count
+            await asyncio.sleep(1.0)
+
+
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100)."""
     ordered = sorted(values)
@@ -309,6 +324,7 @@ def main() -> int:
                 left = asyncio.run(delete_all(kubeconfig, 120))  # each round starts on an empty node
                 if left:
                     raise RuntimeError(f"{left} pods of round {n} still there after 120 s")
+                asyncio.run(events_settled(kubeconfig))
             rounds.append(run_round(args, root, kubeconfig, pids, f"r{n + 1}-" if args.rounds > 1 else ""))
             r = rounds[-1]
             cpu = ", ".join(f"{name} {seconds:.2f}" for name, seconds in r["cpu"].items())
