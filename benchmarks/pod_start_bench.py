@@ -84,22 +84,27 @@ def start_server(root: Path, extra: list[str]) -> tuple[subprocess.Popen, Path]:
 stop = processes.stop
 free_port, cpu_seconds = processes.free_port, processes.cpu_seconds
 
-def kill_leftovers(text: str) -> list[str]:
-    """SIGKILL, by PID, every process whose command line names ``text``; their command lines."""
-    killed = []
+def kill_leftovers(text: str) -> dict[int, tuple[int, str]]:
+    """SIGKILL, by PID, every process whose command line names ``text``: pid -> (parent pid, command
+    line) of those killed."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-        except OSError:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
             continue
         if text in cmdline:
-            try:
-                os.kill(int(entry.name), signal.SIGKILL)
-                killed.append(cmdline)
-            except ProcessLookupError:
-                pass
+            found[int(entry.name)] = (ppid, cmdline)
+    killed = {}
+    for pid, what in found.items():  # parents are read before any is killed (and its children reparented)
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed[pid] = what
+        except ProcessLookupError:
+            pass
     return killed
 
 
@@ -357,7 +362,8 @@ def main() -> int:
                 ok = False
         stop(server)
         leftovers = kill_leftovers(str(root / "data"))
-        shims = [c for c in leftovers if ".shim" in c]
+        # Shims are forks of the zygote (same command line): a leftover whose parent is one.
+        shims = [pid for pid, (ppid, _) in leftovers.items() if ppid in leftovers]
         if shims:
             print(f"# cleanup: {len(shims)} container shims outlived their pods (killed)", flush=True)
             ok = False
