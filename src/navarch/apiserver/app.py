@@ -22,6 +22,7 @@ from aiohttp import web
 import navarch
 from navarch.api import errors
 from navarch.api.resources import REGISTRY, ResourceInfo
+from navarch.api.warnings import resource_deprecation
 from navarch.apiserver.allocators import ServiceAllocator
 from navarch.apiserver.authn import Authenticator, User
 from navarch.apiserver.handlers import RequestInfo, ResourceAPI, check_write_options
@@ -294,7 +295,11 @@ class APIServer:
             s = r.subresource(sub)
             if s is not None and verb not in s.verbs and not (verb == "create" and "create" in s.verbs):
                 raise errors.method_not_allowed()
-        return RequestInfo(verb, r, namespace, name, sub, request.query, request, user)
+        info = RequestInfo(verb, r, namespace, name, sub, request.query, request, user)
+        deprecated = resource_deprecation(r)
+        if deprecated:
+            info.warnings.append(deprecated)
+        return info
 
     async def _serve(self, info: RequestInfo) -> web.StreamResponse:
         api = self.api

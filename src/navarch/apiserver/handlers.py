@@ -25,6 +25,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from navarch.api import errors
+from navarch.api import warnings as api_warnings
 from navarch.api.resources import REGISTRY, ResourceInfo
 from navarch.api.schema import load_schema
 from navarch.apiserver import codec, strategy
@@ -531,6 +532,7 @@ class ResourceAPI:
                 if tlabels:
                     meta["labels"] = dict(tlabels)
         self._validate(info, obj, None)
+        info.warnings.extend(api_warnings.object_warnings(r, obj))
         if r.kind == "Service" and r.group == "" and not _dry_run(info):
             async with self.allocator.lock:
                 await self._fresh_cache()
@@ -676,6 +678,8 @@ class ResourceAPI:
                 raise errors.invalid(r.kind, r.group, new["metadata"].get("name", ""), causes)
         else:
             self._validate(info, new, old)
+            if not info.subresource:
+                info.warnings.extend(api_warnings.object_warnings(r, new))
 
     async def _store_update(self, r: ResourceInfo, new: dict[str, Any], revision: int) -> dict[str, Any]:
         meta = new["metadata"]

@@ -1,0 +1,192 @@
+"""The advisory ``Warning`` headers upstream's API server adds, that kubectl prints as ``Warning: ...``:
+the deprecation of a whole resource (KEP-1693) and the warnings of pod specs and pod templates
+(upstream's ``pkg/api/pod/warnings.go``: deprecated node labels, annotations and volume plugins,
+duplicates that ``kubectl apply`` would drop, fractional byte quantities). They never refuse a write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from navarch.api.resources import ResourceInfo
+
+# (group, version, plural) -> the warning every request to the resource gets.
+_DEPRECATED_RESOURCES = {
+    ("", "v1", "endpoints"): "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice",
+}
+
+_DEPRECATED_NODE_LABELS = {
+    "beta.kubernetes.io/arch": 'deprecated since v1.14; use "kubernetes.io/arch" instead',
+    "beta.kubernetes.io/os": 'deprecated since v1.14; use "kubernetes.io/os" instead',
+    "failure-domain.beta.kubernetes.io/region": 'deprecated since v1.17; use "topology.kubernetes.io/region" instead',
+    "failure-domain.beta.kubernetes.io/zone": 'deprecated since v1.17; use "topology.kubernetes.io/zone" instead',
+    "beta.kubernetes.io/instance-type": 'deprecated since v1.17; use "node.kubernetes.io/instance-type" instead',
+}
+
+_DEPRECATED_ANNOTATIONS = {
+    "scheduler.alpha.kubernetes.io/critical-pod": 'non-functional in v1.16+; use the "priorityClassName" field instead',
+    "security.alpha.kubernetes.io/sysctls": 'non-functional in v1.11+; use the "sysctls" field instead',
+    "security.alpha.kubernetes.io/unsafe-sysctls": 'non-functional in v1.11+; use the "sysctls" field instead',
+}
+
+_DEPRECATED_VOLUMES = {
+    "photonPersistentDisk": "deprecated in v1.11, non-functional in v1.16+",
+    "gitRepo": "deprecated in v1.11",
+    "scaleIO": "deprecated in v1.16, non-functional in v1.22+",
+    "flocker": "deprecated in v1.22, non-functional in v1.25+",
+    "storageos": "deprecated in v1.22, non-functional in v1.25+",
+    "quobyte": "deprecated in v1.22, non-functional in v1.25+",
+    "glusterfs": "deprecated in v1.25, non-functional in v1.26+",
+    "cephfs": "deprecated in v1.28, non-functional in v1.31+",
+    "rbd": "deprecated in v1.28, non-functional in v1.31+",
+}
+# Upstream names the field path with the Go field name where it differs from the JSON one.
+_VOLUME_PATH_NAMES = {"storageos": "storageOS"}
+
+SECCOMP_POD_ANNOTATION = "seccomp.security.alpha.kubernetes.io/pod"
+SECCOMP_CONTAINER_PREFIX = "container.seccomp.security.alpha.kubernetes.io/"
+
+# Where each workload keeps its pod template.
+_TEMPLATE_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("", "PodTemplate"): ("template",),
+    ("", "ReplicationController"): ("spec", "template"),
+    ("apps", "Deployment"): ("spec", "template"),
+    ("apps", "ReplicaSet"): ("spec", "template"),
+    ("apps", "StatefulSet"): ("spec", "template"),
+    ("apps", "DaemonSet"): ("spec", "template"),
+    ("batch", "Job"): ("spec", "template"),
+    ("batch", "CronJob"): ("spec", "jobTemplate", "spec", "template"),
+}
+
+
+def resource_deprecation(r: ResourceInfo) -> str:
+    """The warning every request to a deprecated resource gets ("" for the others)."""
+    return _DEPRECATED_RESOURCES.get((r.group, r.version, r.plural), "")
+
+
+def object_warnings(r: ResourceInfo, obj: Mapping[str, Any]) -> list[str]:
+    """A pod's, or a workload's pod template's, warnings on create and update."""
+    if r.group == "" and r.kind == "Pod":
+        return pod_warnings(obj.get("spec") or {}, obj.get("metadata") or {}, "")
+    path = _TEMPLATE_PATHS.get((r.group, r.kind))
+    if path is None:
+        return []
+    template: Any = obj
+    for key in path:
+        template = template.get(key) if isinstance(template, Mapping) else None
+    if not isinstance(template, Mapping):
+        return []
+    return pod_warnings(template.get("spec") or {}, template.get("metadata") or {}, ".".join(path) + ".")
+
+
+def pod_warnings(spec: Mapping[str, Any], meta: Mapping[str, Any], prefix: str) -> list[str]:
+    """upstream's warningsForPodSpecAndMeta (the checks navarch makes), paths under ``prefix``."""
+    out: list[str] = []
+    s = prefix + "spec"
+    for key in spec.get("nodeSelector") or {}:
+        if key in _DEPRECATED_NODE_LABELS:
+            out.append(f"{s}.nodeSelector[{key}]: {_DEPRECATED_NODE_LABELS[key]}")
+    node_affinity = ((spec.get("affinity") or {}).get("nodeAffinity")) or {}
+    required = node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or {}
+    for i, term in enumerate(required.get("nodeSelectorTerms") or []):
+        out += _term_warnings(term, f"{s}.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+                                    f".nodeSelectorTerms[{i}]")
+    for i, term in enumerate(node_affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or []):
+        out += _term_warnings((term or {}).get("preference") or {},
+                              f"{s}.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[{i}].preference")
+    for i, constraint in enumerate(spec.get("topologySpreadConstraints") or []):
+        key = (constraint or {}).get("topologyKey") or ""
+        if key in _DEPRECATED_NODE_LABELS:
+            out.append(f"{s}.topologySpreadConstraints[{i}].topologyKey: {key} is {_DEPRECATED_NODE_LABELS[key]}")
+        if (constraint or {}).get("labelSelector") is None:
+            out.append(f"{s}.topologySpreadConstraints[{i}].labelSelector: a null labelSelector results in matching no pod")
+    annotations = meta.get("annotations") or {}
+    for key, message in _DEPRECATED_ANNOTATIONS.items():
+        if key in annotations:
+            out.append(f"{prefix}metadata.annotations[{key}]: {message}")
+    for i, volume in enumerate(spec.get("volumes") or []):
+        for plugin, message in _DEPRECATED_VOLUMES.items():
+            if (volume or {}).get(plugin) is not None:
+                out.append(f"{s}.volumes[{i}].{_VOLUME_PATH_NAMES.get(plugin, plugin)}: {message}")
+    out += _duplicates(spec.get("hostAliases") or [], "ip", f"{s}.hostAliases", "duplicate ip")
+    pull_secrets = spec.get("imagePullSecrets") or []
+    out += _duplicates(pull_secrets, "name", f"{s}.imagePullSecrets", "duplicate name")
+    for i, ref in enumerate(pull_secrets):
+        if not (ref or {}).get("name"):
+            out.append(f'{s}.imagePullSecrets[{i}].name: invalid empty name ""')
+    for resource in ("memory", "ephemeral-storage"):
+        out += _fractional(spec.get("overhead") or {}, resource, f"{s}.overhead")
+    seccomp_field = ((spec.get("securityContext") or {}).get("seccompProfile")) is not None
+    if not seccomp_field and SECCOMP_POD_ANNOTATION in annotations:
+        out.append(f'{prefix}metadata.annotations[{SECCOMP_POD_ANNOTATION}]: non-functional in v1.27+; '
+                   'use the "seccompProfile" field instead')
+    for field_name in ("initContainers", "containers", "ephemeralContainers"):
+        for i, c in enumerate(spec.get(field_name) or []):
+            out += _container_warnings(c or {}, annotations, f"{s}.{field_name}[{i}]", prefix)
+    return out
+
+
+def _term_warnings(term: Mapping[str, Any], path: str) -> list[str]:
+    return [f"{path}.matchExpressions[{j}].key: {e['key']} is {_DEPRECATED_NODE_LABELS[e['key']]}"
+            for j, e in enumerate(term.get("matchExpressions") or []) if (e or {}).get("key") in _DEPRECATED_NODE_LABELS]
+
+
+def _duplicates(items: list[Any], key: str, path: str, what: str) -> list[str]:
+    seen: set[Any] = set()
+    out = []
+    for i, item in enumerate(items):
+        value = (item or {}).get(key)
+        if value in seen:
+            out.append(f'{path}[{i}].{key}: {what} "{value}"')
+        seen.add(value)
+    return out
+
+
+def _container_warnings(c: Mapping[str, Any], annotations: Mapping[str, Any], path: str, prefix: str) -> list[str]:
+    out: list[str] = []
+    seccomp_key = SECCOMP_CONTAINER_PREFIX + str(c.get("name", ""))
+    if ((c.get("securityContext") or {}).get("seccompProfile")) is None and seccomp_key in annotations:
+        out.append(f'{prefix}metadata.annotations[{seccomp_key}]: non-functional in v1.27+; '
+                   'use the "seccompProfile" field instead')
+    resources = c.get("resources") or {}
+    for kind in ("limits", "requests"):
+        for resource in ("memory", "ephemeral-storage"):
+            out += _fractional(resources.get(kind) or {}, resource, f"{path}.resources.{kind}")
+    seen: set[str] = set()
+    for i, env in enumerate(c.get("env") or []):
+        name = str((env or {}).get("name", ""))
+        if name in seen:
+            # A later definition may build on the earlier one (X=$(X)...); anything else hides it.
+            ref, value = f"$({name})", str(env.get("value") or "")
+            if env.get("valueFrom") is not None or value == ref or ref not in value:
+                out.append(f'{path}.env[{i}]: hides previous definition of "{name}", which may be dropped when using apply')
+        seen.add(name)
+    return out
+
+
+_SUFFIXES = {"m": Decimal("0.001"), "": Decimal(1), "k": Decimal(10) ** 3, "M": Decimal(10) ** 6,
+             "G": Decimal(10) ** 9, "T": Decimal(10) ** 12, "P": Decimal(10) ** 15, "E": Decimal(10) ** 18,
+             "Ki": Decimal(2) ** 10, "Mi": Decimal(2) ** 20, "Gi": Decimal(2) ** 30, "Ti": Decimal(2) ** 40,
+             "Pi": Decimal(2) ** 50, "Ei": Decimal(2) ** 60}
+
+
+def _fractional(values: Mapping[str, Any], resource: str, path: str) -> list[str]:
+    """upstream's ``MilliValue() % 1000 != 0`` check: a byte count that is not a whole number."""
+    raw = values.get(resource)
+    if raw is None:
+        return []
+    text = str(raw)
+    number, suffix = text, ""
+    for candidate in sorted(_SUFFIXES, key=len, reverse=True):
+        if candidate and text.endswith(candidate):
+            number, suffix = text[: -len(candidate)], candidate
+            break
+    try:
+        value = Decimal(number) * _SUFFIXES[suffix]
+    except (InvalidOperation, ValueError):
+        return []  # not a quantity: validation says so
+    if (value * 1000).to_integral_value(rounding="ROUND_CEILING") % 1000:
+        return [f'{path}[{resource}]: fractional byte value "{text}" is invalid, must be an integer']
+    return []
