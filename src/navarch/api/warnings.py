@@ -6,6 +6,7 @@ duplicates that ``kubectl apply`` would drop, fractional byte quantities). They 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -107,9 +108,9 @@ def pod_warnings(spec: Mapping[str, Any], meta: Mapping[str, Any], prefix: str) 
         if key in annotations:
             out.append(f"{prefix}metadata.annotations[{key}]: {message}")
     for i, volume in enumerate(spec.get("volumes") or []):
-        for plugin, message in _DEPRECATED_VOLUMES.items():
-            if (volume or {}).get(plugin) is not None:
-                out.append(f"{s}.volumes[{i}].{_VOLUME_PATH_NAMES.get(plugin, plugin)}: {message}")
+        for plugin in _DEPRECATED_VOLUMES.keys() & (volume or {}).keys():
+            if volume[plugin] is not None:
+                out.append(f"{s}.volumes[{i}].{_VOLUME_PATH_NAMES.get(plugin, plugin)}: {_DEPRECATED_VOLUMES[plugin]}")
     out += _duplicates(spec.get("hostAliases") or [], "ip", f"{s}.hostAliases", "duplicate ip")
     pull_secrets = spec.get("imagePullSecrets") or []
     out += _duplicates(pull_secrets, "name", f"{s}.imagePullSecrets", "duplicate name")
@@ -172,21 +173,26 @@ _SUFFIXES = {"m": Decimal("0.001"), "": Decimal(1), "k": Decimal(10) ** 3, "M": 
              "Pi": Decimal(2) ** 50, "Ei": Decimal(2) ** 60}
 
 
+_SUFFIXES_LONGEST_FIRST = sorted((k for k in _SUFFIXES if k), key=len, reverse=True)
+
+
 def _fractional(values: Mapping[str, Any], resource: str, path: str) -> list[str]:
     """upstream's ``MilliValue() % 1000 != 0`` check: a byte count that is not a whole number."""
     raw = values.get(resource)
-    if raw is None:
+    if raw is None or not _is_fractional(str(raw)):
         return []
-    text = str(raw)
+    return [f'{path}[{resource}]: fractional byte value "{raw}" is invalid, must be an integer']
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_fractional(text: str) -> bool:
     number, suffix = text, ""
-    for candidate in sorted(_SUFFIXES, key=len, reverse=True):
-        if candidate and text.endswith(candidate):
+    for candidate in _SUFFIXES_LONGEST_FIRST:
+        if text.endswith(candidate):
             number, suffix = text[: -len(candidate)], candidate
             break
     try:
         value = Decimal(number) * _SUFFIXES[suffix]
     except (InvalidOperation, ValueError):
-        return []  # not a quantity: validation says so
-    if (value * 1000).to_integral_value(rounding="ROUND_CEILING") % 1000:
-        return [f'{path}[{resource}]: fractional byte value "{text}" is invalid, must be an integer']
-    return []
+        return False  # not a quantity: validation says so
+    return bool((value * 1000).to_integral_value(rounding="ROUND_CEILING") % 1000)
