@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from navarch.api.podtemplates import template_of
 from navarch.api.resources import ResourceInfo
 
 # (group, version, plural) -> the warning every request to the resource gets.
@@ -49,19 +50,6 @@ _VOLUME_PATH_NAMES = {"storageos": "storageOS"}
 SECCOMP_POD_ANNOTATION = "seccomp.security.alpha.kubernetes.io/pod"
 SECCOMP_CONTAINER_PREFIX = "container.seccomp.security.alpha.kubernetes.io/"
 
-# Where each workload keeps its pod template.
-_TEMPLATE_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("", "PodTemplate"): ("template",),
-    ("", "ReplicationController"): ("spec", "template"),
-    ("apps", "Deployment"): ("spec", "template"),
-    ("apps", "ReplicaSet"): ("spec", "template"),
-    ("apps", "StatefulSet"): ("spec", "template"),
-    ("apps", "DaemonSet"): ("spec", "template"),
-    ("batch", "Job"): ("spec", "template"),
-    ("batch", "CronJob"): ("spec", "jobTemplate", "spec", "template"),
-}
-
-
 def resource_deprecation(r: ResourceInfo) -> str:
     """The warning every request to a deprecated resource gets ("" for the others)."""
     return _DEPRECATED_RESOURCES.get((r.group, r.version, r.plural), "")
@@ -71,14 +59,10 @@ def object_warnings(r: ResourceInfo, obj: Mapping[str, Any]) -> list[str]:
     """A pod's, or a workload's pod template's, warnings on create and update."""
     if r.group == "" and r.kind == "Pod":
         return pod_warnings(obj.get("spec") or {}, obj.get("metadata") or {}, "")
-    path = _TEMPLATE_PATHS.get((r.group, r.kind))
-    if path is None:
+    found = template_of(r.group, r.plural, obj)
+    if found is None:
         return []
-    template: Any = obj
-    for key in path:
-        template = template.get(key) if isinstance(template, Mapping) else None
-    if not isinstance(template, Mapping):
-        return []
+    path, template = found
     return pod_warnings(template.get("spec") or {}, template.get("metadata") or {}, ".".join(path) + ".")
 
 

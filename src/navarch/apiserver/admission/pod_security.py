@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from navarch.api import errors
+from navarch.api.podtemplates import template_of
 from navarch.apiserver.admission import Attributes, forbidden
 from navarch.apiserver.admission.access import access_of
 
@@ -440,16 +441,6 @@ def policy(labels: Mapping[str, str] | None) -> tuple[dict[str, LevelVersion], l
 
 # ----------------------------------------------------------------------------- admission
 
-_TEMPLATES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("apps", "deployments"): ("spec", "template"),
-    ("apps", "replicasets"): ("spec", "template"),
-    ("apps", "statefulsets"): ("spec", "template"),
-    ("apps", "daemonsets"): ("spec", "template"),
-    ("batch", "jobs"): ("spec", "template"),
-    ("batch", "cronjobs"): ("spec", "jobTemplate", "spec", "template"),
-    ("", "replicationcontrollers"): ("spec", "template"),
-    ("", "podtemplates"): ("template",),
-}
 # Pod fields a running pod may change that no check looks at: such updates are not re-checked.
 _IGNORED_ON_UPDATE = ("activeDeadlineSeconds", "tolerations", "schedulingGates")
 
@@ -468,13 +459,10 @@ async def validate(a: Attributes) -> None:
             return
         await _validate_pod(a, a.obj.get("metadata") or {}, a.obj.get("spec") or {})
         return
-    path = _TEMPLATES.get((r.group, r.plural))
-    if path is not None and not a.subresource:
-        template: Any = a.obj
-        for k in path:
-            template = (template or {}).get(k) if isinstance(template, Mapping) else None
-        if isinstance(template, Mapping):
-            await _warn_template(a, template.get("metadata") or {}, template.get("spec") or {})
+    found = template_of(r.group, r.plural, a.obj) if not a.subresource else None
+    if found is not None:
+        template = found[1]
+        await _warn_template(a, template.get("metadata") or {}, template.get("spec") or {})
 
 
 async def _policy_of(a: Attributes) -> dict[str, LevelVersion] | None:
