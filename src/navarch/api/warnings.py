@@ -6,11 +6,10 @@ duplicates that ``kubectl apply`` would drop, fractional byte quantities). They 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from navarch.api import quantity
 from navarch.api.podtemplates import template_of
 from navarch.api.resources import ResourceInfo
 
@@ -49,6 +48,7 @@ _VOLUME_PATH_NAMES = {"storageos": "storageOS"}
 
 SECCOMP_POD_ANNOTATION = "seccomp.security.alpha.kubernetes.io/pod"
 SECCOMP_CONTAINER_PREFIX = "container.seccomp.security.alpha.kubernetes.io/"
+
 
 def resource_deprecation(r: ResourceInfo) -> str:
     """The warning every request to a deprecated resource gets ("" for the others)."""
@@ -151,32 +151,13 @@ def _container_warnings(c: Mapping[str, Any], annotations: Mapping[str, Any], pa
     return out
 
 
-_SUFFIXES = {"m": Decimal("0.001"), "": Decimal(1), "k": Decimal(10) ** 3, "M": Decimal(10) ** 6,
-             "G": Decimal(10) ** 9, "T": Decimal(10) ** 12, "P": Decimal(10) ** 15, "E": Decimal(10) ** 18,
-             "Ki": Decimal(2) ** 10, "Mi": Decimal(2) ** 20, "Gi": Decimal(2) ** 30, "Ti": Decimal(2) ** 40,
-             "Pi": Decimal(2) ** 50, "Ei": Decimal(2) ** 60}
-
-
-_SUFFIXES_LONGEST_FIRST = sorted((k for k in _SUFFIXES if k), key=len, reverse=True)
-
-
 def _fractional(values: Mapping[str, Any], resource: str, path: str) -> list[str]:
     """upstream's ``MilliValue() % 1000 != 0`` check: a byte count that is not a whole number."""
     raw = values.get(resource)
-    if raw is None or not _is_fractional(str(raw)):
+    if raw is None:
         return []
-    return [f'{path}[{resource}]: fractional byte value "{raw}" is invalid, must be an integer']
-
-
-@functools.lru_cache(maxsize=1024)
-def _is_fractional(text: str) -> bool:
-    number, suffix = text, ""
-    for candidate in _SUFFIXES_LONGEST_FIRST:
-        if text.endswith(candidate):
-            number, suffix = text[: -len(candidate)], candidate
-            break
     try:
-        value = Decimal(number) * _SUFFIXES[suffix]
-    except (InvalidOperation, ValueError):
-        return False  # not a quantity: validation says so
-    return bool((value * 1000).to_integral_value(rounding="ROUND_CEILING") % 1000)
+        whole = quantity.milli_value(raw) % 1000 == 0
+    except ValueError:
+        return []  # not a quantity: validation says so
+    return [] if whole else [f'{path}[{resource}]: fractional byte value "{raw}" is invalid, must be an integer']
