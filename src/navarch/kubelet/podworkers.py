@@ -405,6 +405,8 @@ class PodWorkers:
                        "io.kubernetes.pod.terminationGracePeriod": str(_spec_grace(pod))}
         assert rec.sandbox_config is not None
         identity = securitycontext.effective(pod, c)
+        user: dict[str, Any] = {"run_as_user": identity.run_as_user, "run_as_group": identity.run_as_group,
+                                "supplemental_groups": identity.supplemental_groups}
         try:
             if identity.run_as_non_root:
                 await self._verify_non_root(pod, c, identity)
@@ -415,17 +417,14 @@ class PodWorkers:
                     working_dir=c.get("workingDir") or "", envs=inputs.envs, mounts=tuple(inputs.mounts),
                     labels=labels, annotations=annotations, stdin=bool(c.get("stdin")),
                     stdin_once=bool(c.get("stdinOnce")), tty=bool(c.get("tty")), cpu_millis=inputs.cpu_millis,
-                    memory_limit_bytes=inputs.memory_limit_bytes, run_as_user=identity.run_as_user,
-                    run_as_group=identity.run_as_group, supplemental_groups=identity.supplemental_groups)
+                    memory_limit_bytes=inputs.memory_limit_bytes, **user)
             else:
                 config = ContainerConfig(
                     name=name, image=image, attempt=attempt, command=tuple(c.get("command") or ()),
                     args=tuple(c.get("args") or ()), working_dir=c.get("workingDir") or "",
                     envs={e["name"]: str(e.get("value", "")) for e in c.get("env") or [] if "valueFrom" not in e},
                     labels=labels, annotations=annotations,
-                    stdin=bool(c.get("stdin")), stdin_once=bool(c.get("stdinOnce")), tty=bool(c.get("tty")),
-                    run_as_user=identity.run_as_user, run_as_group=identity.run_as_group,
-                    supplemental_groups=identity.supplemental_groups)
+                    stdin=bool(c.get("stdin")), stdin_once=bool(c.get("stdinOnce")), tty=bool(c.get("tty")), **user)
             cid = await self.runtime.create_container(rec.sandbox_id, config, rec.sandbox_config)
         except CreateContainerConfigError as e:
             # Upstream: waiting reason CreateContainerConfigError, a "Failed" event, retried later.
