@@ -61,19 +61,12 @@ NS = "bench-pods"
 def component_pids(server_pid: int) -> dict[str, int]:
     """The components the server supervises (kubelet, scheduler, controller-manager), by name."""
     out: dict[str, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-        except (OSError, ValueError, IndexError):
-            continue
-        if ppid != server_pid:
+    for pid, cmdline, fields in processes.each_process():
+        if int(fields[1]) != server_pid:
             continue
         for name in ("kubelet", "scheduler", "controller-manager"):
             if name.encode() in cmdline:
-                out[name] = int(entry.name)
+                out[name] = pid
     return out
 
 
@@ -87,19 +80,12 @@ free_port, cpu_seconds = processes.free_port, processes.cpu_seconds
 def kill_leftovers(text: str) -> dict[int, tuple[int, str]]:
     """SIGKILL, by PID, every process whose command line names ``text``: pid -> (parent pid, command
     line) of those killed."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if text in cmdline:
-            found[int(entry.name)] = (ppid, cmdline)
+    needle = text.encode()
+    # Parents are all read before any is killed (and its children reparented).
+    found = {pid: (int(fields[1]), b" ".join(cmdline).decode(errors="replace").strip())
+             for pid, cmdline, fields in processes.each_process() if any(needle in arg for arg in cmdline)}
     killed = {}
-    for pid, what in found.items():  # parents are read before any is killed (and its children reparented)
+    for pid, what in found.items():
         try:
             os.kill(pid, signal.SIGKILL)
             killed[pid] = what

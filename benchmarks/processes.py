@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -112,21 +113,26 @@ def speed_probe_ms() -> float:
     return (time.process_time() - started) * 1000
 
 
+def each_process() -> Iterator[tuple[int, list[bytes], list[str]]]:
+    """Every live process but this one: pid, command line (arguments), and its /proc stat fields
+    after the command name (index 1 is the parent pid, 11..14 user/system CPU with children's)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        yield int(entry.name), cmdline, fields
+
+
 def cpu_seconds_naming(text: str, exclude: set[int]) -> float:
     """User + system CPU of every live process whose command line names ``text`` (other than
     ``exclude``), with what their reaped children used: the container runtime's helpers."""
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) in exclude:
-            continue
-        try:
-            if text.encode() not in (entry / "cmdline").read_bytes():
-                continue
-            with open(entry / "stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += sum(int(v) for v in fields[11:15])
+    needle = text.encode()
+    total = sum(sum(int(v) for v in fields[11:15]) for pid, cmdline, fields in each_process()
+                if pid not in exclude and any(needle in arg for arg in cmdline))
     return total / os.sysconf("SC_CLK_TCK")
 
 
