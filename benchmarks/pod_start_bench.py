@@ -225,7 +225,7 @@ def percentile(values: list[float], q: float) -> float:
 def run_round(args: argparse.Namespace, root: Path, kubeconfig: Path, pids: dict[str, int],
               prefix: str) -> dict[str, Any]:
     """One burst: its figures as printed lines (``lines``) and the few the run compares."""
-    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    cpu_before = {name: processes.cpu_times(pid) for name, pid in pids.items()}
     runtime_before = processes.cpu_seconds_naming(str(root / "data"), set(pids.values()))
     rate = 0.0
     writes: dict[str, int] = {}
@@ -271,9 +271,11 @@ def run_round(args: argparse.Namespace, root: Path, kubeconfig: Path, pids: dict
         per_pod = (n - requests_before.get(labels, 0)) / args.pods
         if labels and per_pod >= 0.05:
             lines.append(f"#   {per_pod:4.2f} per pod: {labels}")
-    used = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
-    for name, seconds in used.items():
-        lines.append(f"pod_start.{name}.cpu_seconds {seconds:.2f} s")
+    split = {name: tuple(now - before for now, before in zip(processes.cpu_times(pid), cpu_before[name]))
+             for name, pid in pids.items()}
+    used = {name: sum(times) for name, times in split.items()}
+    for name, (user, system) in split.items():
+        lines.append(f"pod_start.{name}.cpu_seconds {user + system:.2f} s (user {user:.2f}, system {system:.2f})")
     lines.append(f"pod_start.runtime.cpu_seconds {runtime_cpu:.2f} s")
     lines.append(f"pod_start.machine.speed_probe {speed_before:.0f} ms before, {processes.speed_probe_ms():.0f} ms "
                  "after (CPU of a fixed loop: lower is a faster machine)")

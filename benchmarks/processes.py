@@ -83,14 +83,21 @@ def rss_mib(pid: int) -> tuple[float, float]:
     return cur, peak
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (from /proc), to show where time went."""
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU time a process has used so far (from /proc). System time is mostly the
+    kernel's share of loopback traffic: a send on loopback also runs the receiver's TCP stack."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        tick = os.sysconf("SC_CLK_TCK")
+        return int(fields[11]) / tick, int(fields[12]) / tick
     except (OSError, IndexError, ValueError):
-        return 0.0
+        return 0.0, 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (from /proc), to show where time went."""
+    return sum(cpu_times(pid))
 
 
 def machine_busy_seconds() -> float:

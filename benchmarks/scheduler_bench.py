@@ -55,7 +55,7 @@ NS = "bench-sched"
 CONCURRENCY = 64
 
 
-free_port, rss_mib, cpu_seconds, stop = processes.free_port, processes.rss_mib, processes.cpu_seconds, processes.stop
+free_port, rss_mib, stop = processes.free_port, processes.rss_mib, processes.stop
 
 
 def start_server(root: Path) -> tuple[subprocess.Popen, Path]:
@@ -234,7 +234,7 @@ def run_once(nodes: int, pods: int, mode: str, keep: bool, profile: bool = False
         if mode == "backlog":
             create_rate = create_pods(kubeconfig, pods)
         speed_before = processes.speed_probe_ms()
-        cpu_before: dict[str, float] = {"apiserver": cpu_seconds(server.pid)}
+        cpu_before: dict[str, tuple[float, float]] = {"apiserver": processes.cpu_times(server.pid)}
         sched_started = time.monotonic()
         profilers: dict[str, tuple[subprocess.Popen, Path]] = {}
 
@@ -245,11 +245,11 @@ def run_once(nodes: int, pods: int, mode: str, keep: bool, profile: bool = False
             await started.wait()
             if mode == "backlog":
                 scheduler = await asyncio.to_thread(start_scheduler, root, kubeconfig)
-                cpu_before["scheduler"] = 0.0  # its whole life: list, cache sync and scheduling
+                cpu_before["scheduler"] = (0.0, 0.0)  # its whole life: list, cache sync and scheduling
                 profilers = processes.start_profilers({"apiserver": server.pid, "scheduler": scheduler.pid}, root) if profile else {}
             else:
                 scheduler = await asyncio.to_thread(start_scheduler, root, kubeconfig)
-                cpu_before["scheduler"] = cpu_seconds(scheduler.pid)
+                cpu_before["scheduler"] = processes.cpu_times(scheduler.pid)
                 profilers = processes.start_profilers({"apiserver": server.pid, "scheduler": scheduler.pid}, root) if profile else {}
                 create_rate = await asyncio.to_thread(create_pods, kubeconfig, pods)
             return await watcher
@@ -269,7 +269,8 @@ def run_once(nodes: int, pods: int, mode: str, keep: bool, profile: bool = False
         assert scheduler is not None
         for name, proc in (("scheduler", scheduler), ("apiserver", server)):
             cur, peak = rss_mib(proc.pid)
-            print(f"{prefix}.{name}.cpu_seconds {cpu_seconds(proc.pid) - cpu_before[name]:.1f} s")
+            user, system = (now - before for now, before in zip(processes.cpu_times(proc.pid), cpu_before[name]))
+            print(f"{prefix}.{name}.cpu_seconds {user + system:.1f} s (user {user:.1f}, system {system:.1f})")
             print(f"{prefix}.{name}.rss {cur:.0f} MiB")
             print(f"{prefix}.{name}.rss_peak {peak:.0f} MiB")
         print(f"{prefix}.machine.speed_probe {speed_before:.0f} ms before, {processes.speed_probe_ms():.0f} ms after "
