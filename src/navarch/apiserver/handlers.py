@@ -384,15 +384,18 @@ class ResourceAPI:
         else:
             meta.pop("namespace", None)
 
-    def _field_validation(self, info: RequestInfo, obj: dict[str, Any], definition: str) -> dict[str, Any]:
+    def _field_validation(self, info: RequestInfo, obj: dict[str, Any], definition: str,
+                          changed: Any = None) -> dict[str, Any]:
+        """Type errors and unknown fields of a body as upstream's decoder finds them; ``changed`` is
+        the merge patch that made ``obj`` out of the stored object, when only its keys need a look."""
         from navarch.api.validation import structural
 
         mode = info.q("fieldValidation", "Warn") or "Warn"
         r = info.resource
-        type_errs = structural.type_errors(self.schema, definition, obj)
+        type_errs = structural.type_errors(self.schema, definition, obj, changed)
         if type_errs:
             raise structural.decode_error(type_errs, r.kind, r.version)
-        unknown = structural.unknown_fields(self.schema, definition, obj)
+        unknown = structural.unknown_fields(self.schema, definition, obj, changed)
         if unknown:
             if mode == "Strict":
                 raise structural.strict_error(unknown, r.kind, r.version)
@@ -734,8 +737,10 @@ class ResourceAPI:
             self._check_body_identity(info, patched)
             if patched["metadata"].get("name") != info.name:
                 raise errors.bad_request("the name of the object cannot be changed by a patch")
-            patched = self._field_validation(info, patched, definition)
-            return patched
+            # A merge patch (plain or strategic) changes only what it names; a JSON patch's
+            # operations can reach anywhere, so its result is checked whole.
+            changed = None if patching.media_type(ctype) == patching.JSON_PATCH else orjson.loads(body)
+            return self._field_validation(info, patched, definition, changed)
 
         result = await self._update_with(info, mutate, precondition_from_body=True, retries=5)
         return self._json(result, info=info)

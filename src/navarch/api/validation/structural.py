@@ -181,15 +181,42 @@ def _root(schema: Schema, definition: str) -> _Node:
 # Unknown fields and pruning
 
 
-def unknown_fields(schema: Schema, definition: str, obj: dict[str, Any]) -> list[str]:
+def unknown_fields(schema: Schema, definition: str, obj: dict[str, Any], changed: Any = None) -> list[str]:
     """Paths of fields the schema does not know, as upstream's strict decoder names them.
 
     ``spec.foo``, ``spec.template.spec.containers[0].bogus``; map keys appear as ``.key``. At most
-    100 distinct paths, as upstream caps them.
+    100 distinct paths, as upstream caps them. ``changed``: see ``type_errors``.
     """
     out: list[str] = []
-    _unknown(_root(schema, definition), obj, "", out)
+    if isinstance(changed, dict):
+        _unknown_changed(_root(schema, definition), obj, changed, "", out)
+    else:
+        _unknown(_root(schema, definition), obj, "", out)
     return out[:100]
+
+
+def _unknown_changed(node: _Node, value: Any, changed: dict[str, Any], path: str, out: list[str]) -> None:
+    """``_unknown`` over the keys ``changed`` names at each level of objects; a subtree the patch
+    replaced (any value but an object) is walked whole."""
+    kind = node.kind
+    if kind in ("struct", "open-struct", "map") and isinstance(value, dict):
+        for k, v in value.items():
+            if k not in changed:
+                continue
+            sub = node.value if kind == "map" else node.fields.get(k)
+            if sub is None:
+                if kind == "struct":
+                    out.append(_join(path, k))
+                continue
+            if not isinstance(v, (dict, list)):
+                continue
+            c = changed[k]
+            if isinstance(c, dict):
+                _unknown_changed(sub, v, c, _join(path, k), out)
+            else:
+                _unknown(sub, v, _join(path, k), out)
+        return
+    _unknown(node, value, path, out)
 
 
 def _join(prefix: str, name: str) -> str:
@@ -298,15 +325,48 @@ def warnings(paths: list[str]) -> list[str]:
 # Type errors
 
 
-def type_errors(schema: Schema, definition: str, obj: dict[str, Any]) -> list[errors.Cause]:
+def type_errors(schema: Schema, definition: str, obj: dict[str, Any], changed: Any = None) -> list[errors.Cause]:
     """Values the Go decoder would refuse, in document order.
 
     Each cause's ``message`` is upstream's decoder text and ``field`` the JSON path (with list
     indices, for logs); upstream reports only the first (see ``decode_error``).
+
+    ``changed``: the merge or strategic merge patch that made ``obj`` out of a stored object, which
+    was checked when it was written. Such a patch changes nothing outside the keys it names, so only
+    those are walked: a kubelet's status patch does not walk the pod's spec.
     """
     out: list[errors.Cause] = []
-    _types(_root(schema, definition), obj, "", [], "", out)
+    if isinstance(changed, dict):
+        _types_changed(_root(schema, definition), obj, changed, "", [], "", out)
+    else:
+        _types(_root(schema, definition), obj, "", [], "", out)
     return out
+
+
+def _types_changed(node: _Node, value: Any, changed: dict[str, Any], struct: str, stack: list[str], path: str,
+                   out: list[errors.Cause]) -> None:
+    """``_types`` over the keys ``changed`` names at each level of objects, in document order; a
+    subtree the patch replaced (any value but an object) is walked whole."""
+    kind = node.kind
+    if kind in ("struct", "open-struct", "map") and isinstance(value, dict):
+        inner = node.go_struct if kind != "map" else struct
+        for k, v in value.items():
+            if k not in changed or v is None:
+                continue
+            sub = node.value if kind == "map" else node.fields.get(k)
+            if sub is None:
+                continue
+            if kind != "map":
+                stack.append(k)
+            c = changed[k]
+            if isinstance(c, dict):
+                _types_changed(sub, v, c, inner, stack, _join(path, k), out)
+            else:
+                _types(sub, v, inner, stack, _join(path, k), out)
+            if kind != "map":
+                stack.pop()
+        return
+    _types(node, value, struct, stack, path, out)
 
 
 def decode_error(causes: list[errors.Cause], kind: str = "", version: str = "") -> errors.StatusError:

@@ -132,6 +132,40 @@ def test_no_type_errors(schema, obj):
     assert structural.type_errors(schema, definition, obj) == []
 
 
+@pytest.mark.parametrize("definition,obj,message,path", [c[1:] for c in TYPE_CASES], ids=[c[0] for c in TYPE_CASES])
+def test_type_errors_of_a_patch_naming_every_key_match_the_whole_walk(schema, definition, obj, message, path):
+    causes = structural.type_errors(schema, definition, obj, changed=obj)
+    assert [(c.message, c.field) for c in causes] == [
+        (c.message, c.field) for c in structural.type_errors(schema, definition, obj)]
+
+
+@pytest.mark.parametrize("obj,expected", [c[1:] for c in UNKNOWN_CASES], ids=[c[0] for c in UNKNOWN_CASES])
+def test_unknown_fields_of_a_patch_naming_every_key_match_the_whole_walk(schema, obj, expected):
+    assert structural.unknown_fields(schema, DEPLOYMENT, obj, changed=obj) == expected
+
+
+def test_a_patch_is_checked_only_where_it_reaches(schema):
+    # The stored part (spec) is not walked again; what the patch names is, to the depth it names.
+    obj = deployment(replicas="abc", foo=1)
+    obj["status"] = {"replicas": "two", "bogus": 1}
+    status_patch = {"status": {"replicas": "two", "bogus": 1}}
+    causes = structural.type_errors(schema, DEPLOYMENT, obj, changed=status_patch)
+    assert [c.field for c in causes] == ["status.replicas"]
+    assert causes[0].message == ("json: cannot unmarshal string into Go struct field "
+                                 "DeploymentStatus.status.replicas of type int32")
+    assert structural.unknown_fields(schema, DEPLOYMENT, obj, changed=status_patch) == ["status.bogus"]
+    # A value the patch replaced whole (a list) is walked whole, whatever the patch's own shape.
+    pod = {"spec": {"containers": [{"name": "a", "image": 5, "x": 1}]}}
+    patch = {"spec": {"containers": [{"name": "a"}]}}
+    assert [c.field for c in structural.type_errors(schema, POD, pod, changed=patch)] == ["spec.containers[0].image"]
+    assert structural.unknown_fields(schema, POD, pod, changed=patch) == ["spec.containers[0].x"]
+    # Map keys keep Go's error context (the struct that holds the map), as in the whole walk.
+    labelled = {"metadata": {"labels": {"a": 1, "b": 2}}}
+    causes = structural.type_errors(schema, POD, labelled, changed={"metadata": {"labels": {"b": 2}}})
+    assert [(c.field, c.message) for c in causes] == [
+        ("metadata.labels.b", "json: cannot unmarshal number into Go struct field ObjectMeta.metadata.labels of type string")]
+
+
 def test_decode_error_reports_first_cause(schema):
     causes = structural.type_errors(schema, DEPLOYMENT, deployment(replicas="a", minReadySeconds="b"))
     assert len(causes) == 2
