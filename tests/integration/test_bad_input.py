@@ -282,6 +282,52 @@ def test_unknown_field_ignore(stored: Stored) -> None:
 
 
 
+# --------------------------------------------------------------------------- patches that decode badly
+_NOT_A_STRING = "json: cannot unmarshal number into Go struct field ConfigMap.data of type string"
+
+
+@pytest.mark.parametrize("ctype,body", [
+    ("application/merge-patch+json", {"data": {"k": 1}}),
+    ("application/json-patch+json", [{"op": "add", "path": "/data/k", "value": 1}]),
+], ids=["merge", "json"])
+def test_patch_with_a_wrong_type_is_invalid_on_field_patch(stored: Stored, ctype: str, body: Any) -> None:
+    """Upstream's patch handler decodes the patched JSON and answers 422 on the field "patch", its
+    value the patched document (not the 400 a bad create or update body gets)."""
+    r = stored.http.patch(stored.url(stored.target), headers={"Content-Type": ctype}, data=json.dumps(body))
+    status = assert_status(r, 422, "Invalid", _starts(' "" is invalid: patch: Invalid value: "{'))
+    [cause] = status["details"]["causes"]
+    assert cause["reason"] == "FieldValueInvalid" and cause["field"] == "patch", cause
+    assert cause["message"].endswith(f'}}": {_NOT_A_STRING}'), cause
+    # The value is the patched ConfigMap as JSON, quoted as Go's %q quotes it.
+    shown = json.loads(cause["message"][len("Invalid value: "):-len(f": {_NOT_A_STRING}")])
+    assert json.loads(shown)["data"]["k"] == 1
+    stored.assert_unchanged()
+
+
+def test_strategic_patch_with_a_wrong_type_shows_the_patch_as_go_prints_it(stored: Stored) -> None:
+    r = stored.http.patch(stored.url(stored.target), headers={"Content-Type": "application/strategic-merge-patch+json"},
+                          data=json.dumps({"data": {"k": 1, "a": "x"}}))
+    status = assert_status(r, 422, "Invalid", _starts(' "" is invalid: patch: Invalid value: "map[data:map[a:x k:1]]": '))
+    assert [c["field"] for c in status["details"]["causes"]] == ["patch"]
+    stored.assert_unchanged()
+
+
+def test_patch_with_an_unknown_field_under_strict_is_invalid(stored: Stored) -> None:
+    r = stored.http.patch(stored.url(stored.target) + "?fieldValidation=Strict",
+                          headers={"Content-Type": "application/merge-patch+json"}, data=json.dumps({"extra": 1}))
+    status = assert_status(r, 422, "Invalid", _contains('": strict decoding error: unknown field "extra"'))
+    assert [c["field"] for c in status["details"]["causes"]] == ["patch"]
+    stored.assert_unchanged()
+
+
+def test_patch_with_an_unknown_field_warns_by_default(stored: Stored) -> None:
+    r = stored.http.patch(stored.url(stored.target), headers={"Content-Type": "application/merge-patch+json"},
+                          data=json.dumps({"extra": 1, "data": {"warned": "yes"}}))
+    assert r.status_code == 200, r.text
+    assert r.headers.get("Warning") == '299 - "unknown field \\"extra\\""', r.headers
+    assert "extra" not in r.json() and r.json()["data"]["warned"] == "yes"
+
+
 # --------------------------------------------------------------------------- size limit
 def test_body_over_3_mib_create(stored: Stored) -> None:
     big = json.dumps(configmap("big", data={"blob": "x" * (3 * MiB + 1024)}))

@@ -163,7 +163,9 @@ def field_immutable(path: str, value: Any = None) -> Cause:
 
 def _show(value: Any) -> str:
     if isinstance(value, str):
-        return f'"{value}"'
+        # Go's %q: quotes and backslashes inside are escaped (a JSON text shown as a value has many).
+        import json
+        return json.dumps(value, ensure_ascii=False)
     if value is None:
         return "null"
     if isinstance(value, bool):

@@ -24,7 +24,7 @@ import orjson
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from navarch.api import errors
+from navarch.api import errors, goprint
 from navarch.api import warnings as api_warnings
 from navarch.api.resources import REGISTRY, ResourceInfo
 from navarch.api.schema import load_schema
@@ -385,19 +385,27 @@ class ResourceAPI:
             meta.pop("namespace", None)
 
     def _field_validation(self, info: RequestInfo, obj: dict[str, Any], definition: str,
-                          changed: Any = None) -> dict[str, Any]:
+                          changed: Any = None, patched: Callable[[], str] | None = None) -> dict[str, Any]:
         """Type errors and unknown fields of a body as upstream's decoder finds them; ``changed`` is
-        the merge patch that made ``obj`` out of the stored object, when only its keys need a look."""
+        the merge patch that made ``obj`` out of the stored object, when only its keys need a look.
+
+        A patch's result (``patched`` shows it) fails as upstream's patch handler fails it: 422 on
+        the field ``patch``, its value the patched document, not the 400 of a bad request body."""
         from navarch.api.validation import structural
 
         mode = info.q("fieldValidation", "Warn") or "Warn"
         r = info.resource
         type_errs = structural.type_errors(self.schema, definition, obj, changed)
         if type_errs:
+            if patched is not None:
+                raise errors.invalid("", "", "", [errors.field_invalid("patch", patched(), type_errs[0].message)])
             raise structural.decode_error(type_errs, r.kind, r.version)
         unknown = structural.unknown_fields(self.schema, definition, obj, changed)
         if unknown:
             if mode == "Strict":
+                if patched is not None:
+                    detail = structural.strict_error(unknown).message
+                    raise errors.invalid("", "", "", [errors.field_invalid("patch", patched(), detail)])
                 raise structural.strict_error(unknown, r.kind, r.version)
             if mode == "Warn":
                 info.warnings.extend(structural.warnings(unknown))
@@ -739,8 +747,18 @@ class ResourceAPI:
                 raise errors.bad_request("the name of the object cannot be changed by a patch")
             # A merge patch (plain or strategic) changes only what it names; a JSON patch's
             # operations can reach anywhere, so its result is checked whole.
-            changed = None if patching.media_type(ctype) == patching.JSON_PATCH else orjson.loads(body)
-            return self._field_validation(info, patched, definition, changed)
+            kind = patching.media_type(ctype)
+            changed = None if kind == patching.JSON_PATCH else orjson.loads(body)
+            if kind == patching.STRATEGIC_MERGE_PATCH:
+                # Upstream shows the patch itself, as Go prints a map, for a strategic merge patch
+                # (its detail comes from another decoder: "unrecognized type: int32" for a string
+                # replicas, where navarch gives the JSON decoder's text); the patched JSON otherwise.
+                def shown() -> str:
+                    return goprint.value(changed)
+            else:
+                def shown() -> str:
+                    return orjson.dumps(patched).decode()
+            return self._field_validation(info, patched, definition, changed, shown)
 
         result = await self._update_with(info, mutate, precondition_from_body=True, retries=5)
         return self._json(result, info=info)
