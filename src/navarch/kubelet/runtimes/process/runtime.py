@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import logging
 import os
 import pwd
@@ -37,6 +36,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 import navarch
 from navarch.kubelet.runtimes.interface import (
@@ -81,6 +82,12 @@ ZYGOTE_REPLY_TIMEOUT = 10.0
 # After SIGKILL, how long to wait for the shim to report before forcing the record.
 KILL_WAIT = 10.0
 SHIM_DIED_EXIT = 255
+
+
+def _dumps(value: Any) -> bytes:
+    """State records as ``state.write_json`` writes them (keys sorted), with orjson: the runtime
+    writes one per sandbox and container while a burst of pods starts."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
 @dataclass(eq=False)
@@ -177,16 +184,16 @@ class ProcessRuntime:
         (self.root / state.CONTAINERS).mkdir(parents=True, exist_ok=True)
         await self._ensure_zygote()
         for d in sorted((self.root / state.SANDBOXES).iterdir()):
-            record = state.read_json(d / state.SANDBOX_FILE)
+            record = state.read_json(d / state.SANDBOX_FILE, orjson.loads)
             if record is not None and d.name not in self._sandboxes:
                 self._sandboxes[d.name] = _Sandbox(d.name, d, record)
         adopted = 0
         for d in sorted((self.root / state.CONTAINERS).iterdir()):
-            config = state.read_json(d / state.CONFIG_FILE)
+            config = state.read_json(d / state.CONFIG_FILE, orjson.loads)
             if config is None or d.name in self._containers:
                 continue
-            c = _Container(d.name, d, config, started=state.read_json(d / state.STARTED_FILE),
-                           exit=state.read_json(d / state.EXIT_FILE))
+            c = _Container(d.name, d, config, started=state.read_json(d / state.STARTED_FILE, orjson.loads),
+                           exit=state.read_json(d / state.EXIT_FILE, orjson.loads))
             self._containers[c.id] = c
             sb = self._sandboxes.get(config["sandbox_id"])
             if sb is not None:
@@ -259,7 +266,7 @@ class ProcessRuntime:
             "hostname": config.hostname, "host_network": config.host_network, "log_directory": config.log_directory,
             "labels": dict(config.labels), "annotations": dict(config.annotations), "created_at": _now_iso(),
             "ip": self.node_ips[0], "additional_ips": list(self.node_ips[1:]), "state": SandboxState.READY.value}
-        state.write_json(d / state.SANDBOX_FILE, record)
+        state.write_json(d / state.SANDBOX_FILE, record, _dumps)
         self._sandboxes[sid] = _Sandbox(sid, d, record)
         return sid
 
@@ -270,7 +277,7 @@ class ProcessRuntime:
         await asyncio.gather(*(self.stop_container(cid, 0) for cid in list(sb.containers)))
         if sb.record["state"] != SandboxState.NOTREADY.value:
             sb.record["state"] = SandboxState.NOTREADY.value
-            state.write_json(sb.dir / state.SANDBOX_FILE, sb.record)
+            state.write_json(sb.dir / state.SANDBOX_FILE, sb.record, _dumps)
 
     async def remove_pod_sandbox(self, sandbox_id: str) -> None:
         sb = self._sandboxes.get(sandbox_id)
@@ -327,7 +334,7 @@ class ProcessRuntime:
             if cgroup is not None:
                 await asyncio.to_thread(cgroup.create, cpu_millis=config.cpu_millis,
                                         memory_bytes=config.memory_limit_bytes)
-            state.write_json(d / state.CONFIG_FILE, record)
+            state.write_json(d / state.CONFIG_FILE, record, _dumps)
         except OSError as e:
             await asyncio.to_thread(_remove_dir_and_cgroup, d, cgroup)
             raise RuntimeFailure(f"failed to create container {config.name}: {e}") from e
@@ -375,15 +382,15 @@ class ProcessRuntime:
         if c.state is not ContainerState.CREATED:
             raise RuntimeFailure(f"container {container_id} is {c.state.name.lower()}, not created")
         line = await self._spawn_shim(c)
-        reply = json.loads(line) if line.strip() else {"error": "the shim exited: " + _tail(c.dir / state.SHIM_LOG_FILE)}
+        reply = orjson.loads(line) if line.strip() else {"error": "the shim exited: " + _tail(c.dir / state.SHIM_LOG_FILE)}
         if "error" in reply:
-            c.exit = state.read_json(c.dir / state.EXIT_FILE) or {
+            c.exit = state.read_json(c.dir / state.EXIT_FILE, orjson.loads) or {
                 "exit_code": 128, "finished_at": _now_iso(), "reason": "StartError", "message": reply["error"]}
-            state.write_json(c.dir / state.EXIT_FILE, c.exit)
+            state.write_json(c.dir / state.EXIT_FILE, c.exit, _dumps)
             c.exited.set()
             self._emit(c, ContainerEventType.STOPPED)
             raise RuntimeFailure(f"failed to start container {c.config['name']}: {reply['error']}")
-        c.started = state.read_json(c.dir / state.STARTED_FILE)
+        c.started = state.read_json(c.dir / state.STARTED_FILE, orjson.loads)
         self._emit(c, ContainerEventType.STARTED)  # first: a quick exit is seen by the watch below
         await self._watch(c)
 
@@ -394,7 +401,7 @@ class ProcessRuntime:
         if c.state is ContainerState.CREATED:
             # Never started: it simply becomes exited (nothing ran, nothing to signal).
             c.exit = {"exit_code": 0, "finished_at": _now_iso(), "reason": ""}
-            state.write_json(c.dir / state.EXIT_FILE, c.exit)
+            state.write_json(c.dir / state.EXIT_FILE, c.exit, _dumps)
             self._finish(c)
             return
         if timeout > 0:
@@ -543,7 +550,7 @@ class ProcessRuntime:
                 self._forget_zygote()  # it died since we last heard of it: start another
                 continue
             try:
-                writer.write(json.dumps({"op": "spawn", "dir": str(c.dir)}).encode() + b"\n")
+                writer.write(orjson.dumps({"op": "spawn", "dir": str(c.dir)}) + b"\n")
                 async with asyncio.timeout(SHIM_START_TIMEOUT):
                     return await reader.readline()
             except TimeoutError:
@@ -594,7 +601,7 @@ class ProcessRuntime:
         try:
             async with asyncio.timeout(ZYGOTE_REPLY_TIMEOUT):
                 line = await reader.readline()
-            reply = json.loads(line)
+            reply = orjson.loads(line)
         except (TimeoutError, OSError, ValueError):
             writer.close()
             return None
@@ -665,7 +672,7 @@ class ProcessRuntime:
             c.control = None
         if c.exit is not None:
             return
-        c.exit = state.read_json(c.dir / state.EXIT_FILE)
+        c.exit = state.read_json(c.dir / state.EXIT_FILE, orjson.loads)
         if c.exit is None:
             # The shim died without recording an exit: nothing logs or waits for the process any more.
             started = c.started or {}
@@ -676,7 +683,7 @@ class ProcessRuntime:
                 await asyncio.to_thread(cgroups.Cgroup(c.config["cgroup"]).kill_all)
             c.exit = {"exit_code": SHIM_DIED_EXIT, "finished_at": _now_iso(), "reason": "Error",
                       "message": "the container's shim process ended without recording its exit"}
-            state.write_json(c.dir / state.EXIT_FILE, c.exit)
+            state.write_json(c.dir / state.EXIT_FILE, c.exit, _dumps)
         self._finish(c)
 
     def _finish(self, c: _Container) -> None:
@@ -691,7 +698,7 @@ class ProcessRuntime:
 
     async def _signal(self, c: _Container, sig: int) -> None:
         if c.control is not None and not c.control.is_closing():
-            c.control.write(json.dumps({"op": "signal", "signal": int(sig)}).encode() + b"\n")
+            c.control.write(orjson.dumps({"op": "signal", "signal": int(sig)}) + b"\n")
             with contextlib.suppress(ConnectionError):
                 await c.control.drain()
                 return
