@@ -498,10 +498,9 @@ class _Walker:
             if not named or (isinstance(child, dict) and not child):
                 out.add(p)
 
-    # Compare with nothing: what ``compare(_ABSENT, new).added`` would be, in one walk of ``new``.
+    # Compare with nothing: every path under ``value``, which only one side has (``compare``'s
+    # added, or removed, subtrees; a create), in one walk of ``value``.
     def added(self, value: Any, node: Any, path: Path, out: set[Path]) -> None:
-        if value is None:
-            return
         shape = self.types.shape(node, value)
         kind = shape.kind
         if kind == "leaf":
@@ -509,10 +508,9 @@ class _Walker:
                 out.add(path)
             return
         if kind in ("listmap", "set"):
-            item_pe, items_node = self.types.item_pe, shape.items
-            for item in value:
-                if item is not None:
-                    self.added(item, items_node, path + (item_pe(shape, item),), out)
+            items_node = shape.items
+            for pe, item in self._index(shape, value).items():
+                self.added(item, items_node, path + (pe,), out)
         else:
             schema = self.types.schema
             for key, child in value.items():
@@ -562,25 +560,22 @@ class _Walker:
             old = _ABSENT
         if new is None:
             new = _ABSENT
-        if old is _ABSENT and new is _ABSENT:
+        if old is _ABSENT:
+            if new is not _ABSENT:
+                self.added(new, node, path, acc.added)
             return
-        probe = new if new is not _ABSENT else old
-        shape = self.types.shape(node, probe)
-        other = old if new is not _ABSENT else new
-        if other is not _ABSENT and self.types.shape(node, other) is not shape:
+        if new is _ABSENT:
+            self.added(old, node, path, acc.removed)
+            return
+        shape = self.types.shape(node, new)
+        if self.types.shape(node, old) is not shape:
             shape = _LEAF  # a value that changed its JSON type is replaced whole
-        elif shape.kind != "leaf" and old is not _ABSENT and new is not _ABSENT and old == new:
+        elif shape.kind != "leaf" and old == new:
             # Equal subtrees hold no change (Python's == conflates 1, 1.0 and true, as does the
             # handlers' no-op check); skipping them keeps tracking cheap for small writes.
             return
         if shape.kind == "leaf":
-            if not path:
-                return
-            if old is _ABSENT:
-                acc.added.add(path)
-            elif new is _ABSENT:
-                acc.removed.add(path)
-            elif not _same(old, new):
+            if path and not _same(old, new):
                 acc.modified.add(path)
             return
         if shape.kind in ("listmap", "set"):
@@ -589,16 +584,10 @@ class _Walker:
             for pe in {**olds, **news}:
                 self._cmp(olds.get(pe, _ABSENT), news.get(pe, _ABSENT), shape.items, path + (pe,), acc)
         else:
-            olds = old if old is not _ABSENT else {}
-            news = new if new is not _ABSENT else {}
-            for key in {**olds, **news}:
-                child_node, _ = shape.child(self.types.schema, key)
-                self._cmp(olds.get(key, _ABSENT), news.get(key, _ABSENT), child_node, path + ("f:" + key,), acc)
-        if path:
-            if old is _ABSENT:
-                acc.added.add(path)
-            elif new is _ABSENT:
-                acc.removed.add(path)
+            schema = self.types.schema
+            for key in {**old, **new}:
+                child_node, _ = shape.child(schema, key)
+                self._cmp(old.get(key, _ABSENT), new.get(key, _ABSENT), child_node, path + ("f:" + key,), acc)
 
     def _index(self, shape: _Shape, items: Any) -> dict[str, Any]:
         if items is _ABSENT:
