@@ -241,3 +241,58 @@ def test_cp_in_and_out(cluster: Cluster, tmp_path: Path) -> None:
     back = tmp_path / "back.bin"
     kubectl("cp", f"web:{inside}/payload.bin", str(back))
     assert back.read_bytes() == data
+
+
+# ---- kubectl before 1.30: exec and cp over SPDY/3.1 (KUBECTL.md 7.3) -------------------------------
+
+SPDY_VERSIONS = ["1.27", "1.29"]  # 1.27 offers v4 first, 1.29 v5 first
+
+
+def _old_kubectl(cluster: Cluster, version: str) -> Kubectl:
+    if kubectl_path(version) is None:
+        pytest.skip(f"kubectl {version} is not installed")
+    return Kubectl(version, cluster.kubectl.kubeconfig)
+
+
+@pytest.mark.parametrize("version", SPDY_VERSIONS)
+def test_exec_over_spdy_keeps_output_and_exit_code(cluster: Cluster, version: str) -> None:
+    kubectl = _old_kubectl(cluster, version)
+    res = kubectl.run("exec", "web", "--", "sh", "-c", "echo hi; exit 3", check=False)
+    assert (res.stdout, res.returncode) == ("hi\n", 3), res.stderr
+    assert "command terminated with exit code 3" in res.stderr
+    res = kubectl.run("exec", "web", "--", "sh", "-c", "echo out; echo err >&2")
+    assert (res.stdout, res.stderr) == ("out\n", "err\n")
+
+
+@pytest.mark.parametrize("version", SPDY_VERSIONS)
+def test_exec_over_spdy_passes_stdin_to_its_end(cluster: Cluster, version: str) -> None:
+    kubectl = _old_kubectl(cluster, version)
+    # ``tr`` ends only when its stdin does: the stream's FIN must reach the process.
+    res = kubectl.run("exec", "-i", "multi", "-c", "a", "--", "sh", "-c", "tr a-z A-Z", input="hello spdy\n")
+    assert res.stdout == "HELLO SPDY\n"
+
+
+@pytest.mark.parametrize("version", SPDY_VERSIONS)
+def test_cp_over_spdy_in_and_out(cluster: Cluster, version: str, tmp_path: Path) -> None:
+    kubectl = _old_kubectl(cluster, version)
+    src = tmp_path / "payload.bin"
+    data = bytes(range(256)) * 2000
+    src.write_bytes(data)
+    inside = tmp_path / "inside"
+    inside.mkdir()
+    kubectl("cp", str(src), f"web:{inside}/payload.bin")
+    assert (inside / "payload.bin").read_bytes() == data
+    back = tmp_path / "back.bin"
+    kubectl("cp", f"web:{inside}/payload.bin", str(back))
+    assert back.read_bytes() == data
+
+
+def test_exec_over_spdy_with_a_terminal(cluster: Cluster) -> None:
+    kubectl, runtime = _old_kubectl(cluster, "1.29"), cluster.runtime
+    resizes = len(runtime.resizes)
+    rc, out = run_in_terminal([kubectl.path, "--kubeconfig", str(kubectl.kubeconfig), "--cache-dir",
+                               str(kubectl.cache_dir), "exec", "-it", "web", "--", "sh", "-c", "echo tty; exit 4"], 60)
+    assert rc == 4, out
+    assert b"tty" in out
+    assert runtime.execs[-1][1:] == (("sh", "-c", "echo tty; exit 4"), True, True)
+    assert len(runtime.resizes) > resizes, "kubectl sends the terminal size on the resize stream"

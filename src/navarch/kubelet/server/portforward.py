@@ -20,7 +20,6 @@ the target are not reported there (upstream kubernetes#111825): the local connec
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import errno
 import logging
@@ -31,6 +30,7 @@ from aiohttp import WSMsgType, web
 
 from navarch.kubelet.runtimes.interface import PortStream, Runtime
 from navarch.kubelet.server import spdy
+from navarch.kubelet.server.upgraded import UpgradedConnection, header_tokens
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +56,8 @@ async def handle_portforward(request: web.Request, runtime: Runtime, sandbox_id:
 
 # ---- transports -----------------------------------------------------------------------------------
 
-def _header_tokens(request: web.Request, name: str) -> list[str]:
-    return [token.strip() for value in request.headers.getall(name, ()) for token in value.split(",")
-            if token.strip()]
-
-
 async def _serve_websocket(request: web.Request, session: PortForwardSession) -> web.StreamResponse:
-    offered = _header_tokens(request, "Sec-WebSocket-Protocol")
+    offered = header_tokens(request, "Sec-WebSocket-Protocol")
     if TUNNEL_PROTOCOL not in offered:
         # Upstream's tunnelling handler answers the same; kubectl then falls back to plain SPDY.
         return web.Response(status=400, text="unable to upgrade: no tunneling spdy protocols provided\n")
@@ -92,10 +87,10 @@ async def _serve_websocket(request: web.Request, session: PortForwardSession) ->
 
 
 async def _serve_spdy_upgrade(request: web.Request, session: PortForwardSession) -> web.StreamResponse:
-    connection = [t.lower() for t in _header_tokens(request, "Connection")]
+    connection = [t.lower() for t in header_tokens(request, "Connection")]
     if "upgrade" not in connection or request.headers.get("Upgrade", "").strip().lower() != SPDY_UPGRADE.lower():
         return web.Response(status=400, text="unable to upgrade: missing upgrade headers in request\n")
-    offered = _header_tokens(request, HEADER_PROTOCOL_VERSION)
+    offered = header_tokens(request, HEADER_PROTOCOL_VERSION)
     if PROTOCOL not in offered:
         return web.Response(
             status=403, headers={HEADER_ACCEPTED_PROTOCOL_VERSIONS: PROTOCOL},
@@ -115,66 +110,6 @@ async def _serve_spdy_upgrade(request: web.Request, session: PortForwardSession)
 
     await session.serve(pipe.read, write)
     return response
-
-
-class UpgradedConnection:
-    """The raw bytes of an aiohttp connection after a non-WebSocket ``101 Switching Protocols``.
-
-    aiohttp's HTTP parser only treats WebSocket upgrades as upgrades, so without this the SPDY bytes
-    would be parsed as the next HTTP request. ``take_over`` installs this object as the connection's
-    payload parser (the hook aiohttp's own WebSocketResponse uses), before the 101 is written, so
-    every byte after the request reaches ``read()``. Reading pauses the transport while more than
-    ``high_water`` bytes wait, so a slow consumer slows the sender instead of filling memory.
-    """
-
-    def __init__(self, transport: asyncio.Transport, high_water: int = 1 << 20) -> None:
-        self._transport = transport
-        self._chunks: collections.deque[bytes] = collections.deque()
-        self._buffered = 0
-        self._high = high_water
-        self._paused = False
-        self._changed = asyncio.Event()
-        self.lost = False
-
-    @classmethod
-    def take_over(cls, request: web.Request) -> UpgradedConnection:
-        transport = request.transport
-        if transport is None:
-            raise ConnectionResetError("connection lost")
-        pipe = cls(transport)  # type: ignore[arg-type]
-        request.protocol.set_parser(pipe)  # type: ignore[arg-type]
-        request.protocol.keep_alive(False)
-        return pipe
-
-    # aiohttp's payload parser interface
-    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
-        if data:
-            self._chunks.append(bytes(data))
-            self._buffered += len(data)
-            if self._buffered > self._high and not self._paused:
-                self._paused = True
-                with contextlib.suppress(Exception):
-                    self._transport.pause_reading()
-            self._changed.set()
-        return False, b""
-
-    def feed_eof(self) -> None:
-        self.lost = True
-        self._changed.set()
-
-    async def read(self) -> bytes:
-        while not self._chunks:
-            if self.lost:
-                return b""
-            self._changed.clear()
-            await self._changed.wait()
-        chunk = self._chunks.popleft()
-        self._buffered -= len(chunk)
-        if self._paused and self._buffered <= self._high // 2:
-            self._paused = False
-            with contextlib.suppress(Exception):
-                self._transport.resume_reading()
-        return chunk
 
 
 # ---- the port-forward protocol ----------------------------------------------------------------------

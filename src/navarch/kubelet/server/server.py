@@ -19,7 +19,7 @@ from aiohttp import web
 
 from navarch.api import errors
 from navarch.kubelet.runtimes.interface import ContainerState, Runtime, SandboxState
-from navarch.kubelet.server import channels, logs, lookup, remotecommand
+from navarch.kubelet.server import channels, logs, lookup, remotecommand, spdyexec
 from navarch.kubelet.server.options import OptionError, stream_request
 
 log = logging.getLogger("navarch.kubelet.server")
@@ -157,21 +157,20 @@ class KubeletServer:
                 raise errors.StatusError(404, "NotFound", "pod does not exist")
             raise errors.StatusError(404, "NotFound", f'container not found ("{name}")')
         container_id = running[0].id
-        if request.headers.get("Upgrade", "").lower() != "websocket":
-            raise errors.bad_request(
-                f"{'exec' if exec_ else 'attach'} over SPDY is not supported by navarch: "
-                "use kubectl 1.30 or newer, which speaks WebSocket (v5.channel.k8s.io)")
-        offered = remotecommand.offered_protocols(request)
-        proto = channels.negotiate(offered) if offered else channels.PROTOCOLS[channels.V1]
-        if proto is None:
-            raise errors.bad_request(f"none of the offered subprotocols {offered} is supported; "
-                                     f"supported: {list(channels.PROTOCOLS)}")
 
         async def open_session() -> Any:
             if exec_:
                 return await self.runtime.exec(container_id, opts.command, stdin=opts.stdin, tty=opts.tty)
             return await self.runtime.attach(container_id, stdin=opts.stdin, tty=opts.tty)
 
+        if request.headers.get("Upgrade", "").strip().lower() != "websocket":
+            log.info("%s into %s/%s/%s (SPDY)", "exec" if exec_ else "attach", ns, pod, name)
+            return await spdyexec.serve(request, opts, open_session, exec_=exec_)
+        offered = remotecommand.offered_protocols(request)
+        proto = channels.negotiate(offered) if offered else channels.PROTOCOLS[channels.V1]
+        if proto is None:
+            raise errors.bad_request(f"none of the offered subprotocols {offered} is supported; "
+                                     f"supported: {list(channels.PROTOCOLS)}")
         log.info("%s into %s/%s/%s (%s)", "exec" if exec_ else "attach", ns, pod, name, proto.name)
         return await remotecommand.serve(request, proto, opts, open_session, exec_=exec_)
 

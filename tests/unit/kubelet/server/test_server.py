@@ -185,12 +185,17 @@ async def test_exec_runtime_failure_goes_on_the_error_channel(client: TestClient
     assert status["status"] == "Failure" and "executable not found" in status["message"]
 
 
-async def test_exec_without_websocket_is_refused_with_a_status(client: TestClient) -> None:
+async def test_exec_that_is_no_upgrade_or_offers_no_known_version_is_refused(client: TestClient) -> None:
+    # Upstream's httpstream handshake texts (kubectl prints them after its upgrade fails).
+    r = await client.post(_exec_url(["ls"], stdout="1"))
+    assert r.status == 400
+    assert (await r.text()) == "unable to upgrade: missing upgrade headers in request\n"
     r = await client.post(_exec_url(["ls"], stdout="1"),
                           headers={"Connection": "Upgrade", "Upgrade": "SPDY/3.1",
-                                   "X-Stream-Protocol-Version": "v4.channel.k8s.io"})
-    assert r.status == 400
-    assert "SPDY" in (await r.json())["message"]
+                                   "X-Stream-Protocol-Version": "v9.channel.k8s.io"})
+    assert r.status == 403
+    assert "v4.channel.k8s.io" in r.headers["X-Accepted-Stream-Protocol-Versions"]
+    assert "unable to negotiate protocol: client supports ['v9.channel.k8s.io']" in await r.text()
 
 
 async def test_client_certificate_required_when_a_ca_is_given(runtime: FakeRuntime, tmp_path: Path) -> None:
