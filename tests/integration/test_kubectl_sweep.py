@@ -1451,6 +1451,15 @@ def test_api_warnings(kubectl133: Kubectl, namespace: str) -> None:
          "spec": {"nodeSelector": {"beta.kubernetes.io/arch": "amd64"},
                   "containers": [{"name": "c", "image": "nginx"}]}}))
     assert "Warning: spec.nodeSelector[beta.kubernetes.io/arch]: deprecated since v1.14" in r.stderr
+    # A Deployment whose two containers listen on one port: kubectl prints upstream's warning.
+    r = kubectl133.run("create", "-f", "-", input=json.dumps(
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "ports", "namespace": namespace},
+         "spec": {"selector": {"matchLabels": {"app": "p"}}, "template": {
+             "metadata": {"labels": {"app": "p"}},
+             "spec": {"containers": [{"name": "a", "image": "nginx", "ports": [{"containerPort": 80}]},
+                                     {"name": "b", "image": "nginx", "ports": [{"containerPort": 80}]}]}}}}))
+    assert ("Warning: spec.template.spec.containers[1].ports[0]: duplicate port definition with "
+            "spec.template.spec.containers[0].ports[0]") in r.stderr, r.stderr
 
 
 def test_kubectl_debug_adds_an_ephemeral_container(kubectl133: Kubectl, namespace: str) -> None:

@@ -110,7 +110,53 @@ def pod_warnings(spec: Mapping[str, Any], meta: Mapping[str, Any], prefix: str) 
     for field_name in ("initContainers", "containers", "ephemeralContainers"):
         for i, c in enumerate(spec.get(field_name) or []):
             out += _container_warnings(c or {}, annotations, f"{s}.{field_name}[{i}]", prefix)
+    out += _port_warnings(spec, s)
+    affinity = spec.get("affinity") or {}
+    for kind in ("podAffinity", "podAntiAffinity"):
+        terms = affinity.get(kind) or {}
+        base = f"{s}.affinity.{kind}"
+        for i, term in enumerate(terms.get("requiredDuringSchedulingIgnoredDuringExecution") or []):
+            if (term or {}).get("labelSelector") is None:
+                out.append(f"{base}.requiredDuringSchedulingIgnoredDuringExecution[{i}].labelSelector: "
+                           "a null labelSelector results in matching no pod")
+        for i, term in enumerate(terms.get("preferredDuringSchedulingIgnoredDuringExecution") or []):
+            if ((term or {}).get("podAffinityTerm") or {}).get("labelSelector") is None:
+                out.append(f"{base}.preferredDuringSchedulingIgnoredDuringExecution[{i}].podAffinityTerm.labelSelector: "
+                           "a null labelSelector results in matching no pod")
     return out
+
+
+def _port_warnings(spec: Mapping[str, Any], s: str) -> list[str]:
+    """Container ports of the pod that repeat or shadow one another (same port and protocol, in
+    any container), and host IPs without a host port: upstream compares each with those before it."""
+    out: list[str] = []
+    seen: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+    for field_name in ("initContainers", "containers", "ephemeralContainers"):
+        for i, c in enumerate(spec.get(field_name) or []):
+            for j, port in enumerate((c or {}).get("ports") or []):
+                port = port or {}
+                path = f"{s}.{field_name}[{i}].ports[{j}]"
+                host_ip, host_port = port.get("hostIP") or "", port.get("hostPort") or 0
+                if host_ip and not host_port:
+                    out.append(f"{path}: hostIP set without hostPort: {_go_port(port)}")
+                key = f"{port.get('containerPort') or 0}/{port.get('protocol') or ''}"
+                for other_path, other in seen.get(key, ()):
+                    other_ip, other_port = other.get("hostIP") or "", other.get("hostPort") or 0
+                    if host_ip == other_ip and host_port == other_port:
+                        out.append(f"{path}: duplicate port definition with {other_path}")
+                    elif not host_port or not other_port:
+                        out.append(f"{path}: overlapping port definition with {other_path}")
+                    elif host_port == other_port and bool(host_ip) != bool(other_ip):
+                        out.append(f"{path}: dangerously ambiguous port definition with {other_path}")
+                seen.setdefault(key, []).append((path, port))
+    return out
+
+
+def _go_port(port: Mapping[str, Any]) -> str:
+    """A ContainerPort as Go's ``%+v`` prints the struct."""
+    return (f"{{Name:{port.get('name') or ''} HostPort:{port.get('hostPort') or 0} "
+            f"ContainerPort:{port.get('containerPort') or 0} Protocol:{port.get('protocol') or ''} "
+            f"HostIP:{port.get('hostIP') or ''}}}")
 
 
 def _term_warnings(term: Mapping[str, Any], path: str) -> list[str]:

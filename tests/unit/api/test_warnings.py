@@ -71,3 +71,49 @@ def test_templates_are_checked_at_their_path() -> None:
     cron = {"spec": {"jobTemplate": {"spec": {"template": template}}}}
     assert object_warnings(CRONJOB, cron)[0].startswith("spec.jobTemplate.spec.template.spec.nodeSelector[")
     assert object_warnings(POD, {"spec": {"containers": [{"name": "c"}]}}) == []
+
+
+def _ports(*containers: list[dict], init: list[dict] | None = None) -> dict:
+    spec: dict = {"containers": [{"name": f"c{i}", "ports": ports} for i, ports in enumerate(containers)]}
+    if init is not None:
+        spec["initContainers"] = [{"name": "i0", "ports": init}]
+    return spec
+
+
+def test_ports_that_repeat_or_shadow_each_other() -> None:
+    udp80 = {"containerPort": 80, "protocol": "UDP"}
+    assert pod_warnings(_ports([udp80, dict(udp80)]), {}, "") == [
+        "spec.containers[0].ports[1]: duplicate port definition with spec.containers[0].ports[0]"]
+    # Init containers come first, as upstream visits them.
+    tcp = {"containerPort": 8080, "protocol": "TCP"}
+    assert pod_warnings(_ports([tcp], init=[dict(tcp)]), {}, "") == [
+        "spec.containers[0].ports[0]: duplicate port definition with spec.initContainers[0].ports[0]"]
+    assert pod_warnings(_ports([tcp], [{**tcp, "hostPort": 80}]), {}, "") == [
+        "spec.containers[1].ports[0]: overlapping port definition with spec.containers[0].ports[0]"]
+    assert pod_warnings(_ports([{**tcp, "hostPort": 80, "hostIP": "10.0.0.1"}], [{**tcp, "hostPort": 80}]), {}, "") == [
+        "spec.containers[1].ports[0]: dangerously ambiguous port definition with spec.containers[0].ports[0]"]
+    assert pod_warnings(_ports([{**tcp, "hostPort": 80, "hostIP": "10.0.0.1"}],
+                               [{**tcp, "hostPort": 80, "hostIP": "10.0.0.2"}]), {}, "") == []
+    assert pod_warnings(_ports([tcp, {"containerPort": 8080, "protocol": "UDP"}]), {}, "") == []
+
+
+def test_host_ip_without_host_port_prints_the_port_as_go_does() -> None:
+    port = {"name": "web", "containerPort": 80, "protocol": "TCP", "hostIP": "10.0.0.1"}
+    assert pod_warnings(_ports([port]), {}, "") == [
+        ("spec.containers[0].ports[0]: hostIP set without hostPort: "
+         "{Name:web HostPort:0 ContainerPort:80 Protocol:TCP HostIP:10.0.0.1}")]
+
+
+def test_pod_affinity_terms_without_a_label_selector() -> None:
+    term = {"topologyKey": "kubernetes.io/hostname"}
+    spec = {"containers": [{"name": "c"}], "affinity": {
+        "podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]},
+        "podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 1, "podAffinityTerm": {**term, "labelSelector": {}}},
+            {"weight": 1, "podAffinityTerm": term}]}}}
+    base = "spec.template.spec.affinity"
+    assert pod_warnings(spec, {}, "spec.template.") == [
+        (f"{base}.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].labelSelector: "
+         "a null labelSelector results in matching no pod"),
+        (f"{base}.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[1].podAffinityTerm.labelSelector: "
+         "a null labelSelector results in matching no pod")]
