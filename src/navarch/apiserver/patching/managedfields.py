@@ -332,6 +332,8 @@ class _Types:
         self.added_memo: dict[tuple[int, bytes], tuple[Any, bytes]] = {}
         self.memo_misses = 0  # in a row; past MEMO_GIVE_UP the memo rests for MEMO_REST creates
         self.memo_rest = 0
+        # Created objects' FieldsV1 by (root node, ignored prefixes, skeleton): see _skeleton.
+        self.created_memo: dict[tuple[Any, ...], bytes] = {}
 
     def shape(self, node: Any, value: Any) -> _Shape:
         """The shape of ``value`` at schema ``node``; a value of another JSON type than the schema says
@@ -415,6 +417,25 @@ class _Types:
 
 
 ADDED_MEMO_SIZE = 256  # distinct specs remembered per schema (a few hundred KiB at most)
+CREATED_MEMO_SIZE = 512  # distinct object skeletons
+
+
+_SCALAR = 0
+
+
+def _skeleton(value: Any) -> Any:
+    """What of a created object decides the fields it sets: the keys of its objects, all the way
+    down (null members set nothing), and lists whole (their items are identified by content: merge
+    keys, set values). Any scalar stands for any other: every scalar is a leaf, whatever the schema
+    expects there."""
+    if isinstance(value, dict):
+        return tuple((k, _skeleton(v)) for k, v in value.items() if v is not None)
+    if isinstance(value, list):
+        try:
+            return orjson.dumps(value)
+        except TypeError:  # not JSON orjson can write (an integer past 64 bits): no memo key
+            return object()
+    return _SCALAR
 MEMO_GIVE_UP, MEMO_REST = 32, 1024
 
 
@@ -819,9 +840,25 @@ class FieldManager:
 
     def _created_v1(self, new: Json) -> Json | None:
         """``fields_to_v1(self._owned(self._created(new)))`` without the path sets, for the usual
-        create (ignored prefixes of one element); None to take the path-set way."""
+        create (ignored prefixes of one element); None to take the path-set way.
+
+        Remembered by the object's skeleton: creates of one shape (a component's Events, the pods of
+        one template) own the same fields whatever their names, messages and times."""
         if any(len(q) != 1 for q in self.ignored):
             return None
+        memo = self.types.created_memo
+        key = (id(self.walker.root), self.ignored, _skeleton(new))
+        hit = memo.get(key)
+        if hit is not None:
+            return orjson.loads(hit)
+        v1 = self._created_v1_walk(new)
+        if v1 is not None:
+            if len(memo) >= CREATED_MEMO_SIZE:
+                memo.clear()
+            memo[key] = orjson.dumps(v1)
+        return v1
+
+    def _created_v1_walk(self, new: Json) -> Json | None:
         ignored = {q[0] for q in self.ignored}
         zero = self._zero()
         walker, schema = self.walker, self.types.schema

@@ -435,3 +435,26 @@ def test_create_fieldsv1_built_directly_matches_the_path_sets(definition, obj, i
         # Only what the direct builder leaves to the path sets: deep ignores, a spec that is not an
         # object, two list items with one key.
         assert ignored == (("f:spec", "f:replicas"),) or obj.get("spec") == "oops" or len(names) != len(set(names))
+
+
+def test_created_fields_are_remembered_by_shape_not_by_values() -> None:
+    fm = manager("io.k8s.api.core.v1.Event")
+
+    def event(name: str, message: str, labels: dict | None = None) -> dict:
+        meta: dict = {"name": name, "namespace": "ns"}
+        if labels is not None:
+            meta["labels"] = labels
+        return {"apiVersion": "v1", "kind": "Event", "metadata": meta,
+                "involvedObject": {"kind": "Pod", "name": name.split(".")[0], "uid": name},
+                "reason": "Started", "message": message, "source": {"component": "kubelet", "host": "n1"},
+                "count": 1, "eventTime": None}
+
+    first = fm._created_v1(event("a.1", "Started container a"))
+    again = fm._created_v1(event("b.2", "Started container b"))
+    assert first == again == fm._created_v1_walk(event("b.2", "Started container b"))
+    again["f:source"]["f:extra"] = {}  # a caller's change to its copy reaches no later create
+    assert fm._created_v1(event("c.3", "x")) == first
+    labelled = fm._created_v1(event("d.4", "x", labels={"app": "web"}))
+    assert labelled["f:metadata"] == {"f:labels": {".": {}, "f:app": {}}}
+    assert fm._created_v1(event("e.5", "x", labels={"tier": "db"}))["f:metadata"] == {
+        "f:labels": {".": {}, "f:tier": {}}}
