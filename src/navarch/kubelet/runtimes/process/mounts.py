@@ -3,8 +3,10 @@
 Python 3.11 has no ``os.unshare`` nor ``mount``: this calls libc through ctypes (no extra process,
 and errors come back as errno). Steps, as runc does them for bind mounts:
 1. ``unshare(CLONE_NEWNS)``: a private copy of the host's mount table;
-2. ``/`` made recursively slave: mounts made later on the host (new volumes) still propagate in,
-   while the container's own mounts never leak out to the host;
+2. ``/`` made recursively private: the container's own mounts never leak out to the host, and the
+   host's later mounts (every other pod's volumes) do not come in, as upstream's default
+   ``mountPropagation: None``; with slave propagation, on a host whose ``/`` is shared, each pod's
+   volume mounts were copied into every running container's namespace;
 3. each Mount bind-mounted (recursively) at its container path, creating the target first (a
    directory, or an empty file when the source is a file: the target must be of the same kind);
    note that without a separate root filesystem the target is created on the host's filesystem;
@@ -25,7 +27,6 @@ MS_REMOUNT = 0x20
 MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
-MS_SLAVE = 1 << 19
 MNT_DETACH = 0x2
 
 
@@ -94,7 +95,7 @@ def setup_mount_namespace(libc: Libc, mounts: Sequence[dict[str, Any]]) -> None:
     """Unshare the calling process's mount namespace and bind ``mounts`` (Mount dicts:
     container_path, host_path, readonly) into it."""
     libc.unshare(CLONE_NEWNS)
-    libc.mount(None, "/", None, MS_REC | MS_SLAVE)
+    libc.mount(None, "/", None, MS_REC | MS_PRIVATE)
     for m in mounts:
         source, target = m["host_path"], m["container_path"]
         if os.path.isdir(source):
