@@ -7,6 +7,7 @@ for ``Invalid``, as upstream).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,13 +165,11 @@ def field_immutable(path: str, value: Any = None) -> Cause:
 def _show(value: Any) -> str:
     if isinstance(value, str):
         # Go's %q: quotes and backslashes inside are escaped (a JSON text shown as a value has many).
-        import json
         return json.dumps(value, ensure_ascii=False)
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict, list)):
-        import json
         return json.dumps(value, separators=(",", ":"))
     return str(value)

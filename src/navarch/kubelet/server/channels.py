@@ -122,9 +122,16 @@ def failure_status(message: str, reason: str = "InternalError", code: int = 500)
 def parse_resize(data: bytes) -> tuple[int, int] | None:
     """(width, height) of a resize event ``{"Width":W,"Height":H}``; None when malformed."""
     try:
-        obj = orjson.loads(data)
-        width, height = int(obj["Width"]), int(obj["Height"])
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return resize_size(orjson.loads(data))
+    except orjson.JSONDecodeError:
+        return None
+
+
+def resize_size(event: Any) -> tuple[int, int] | None:
+    """(width, height) of a decoded resize event; None when it is not one."""
+    try:
+        width, height = int(event["Width"]), int(event["Height"])
+    except (KeyError, TypeError, ValueError):
         return None
     if width < 0 or height < 0:
         return None

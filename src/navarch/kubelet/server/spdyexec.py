@@ -230,6 +230,6 @@ class _Session:
                 except ValueError:
                     break  # an incomplete object: wait for more
                 text = text[end:]
-                size = channels.parse_resize(json.dumps(event).encode())
+                size = channels.resize_size(event)
                 if size is not None and self.opts.tty:
                     await session.resize(*size)
