@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from navarch.api import goprint
+
 
 @dataclass
 class Cause:
@@ -164,8 +166,7 @@ def field_immutable(path: str, value: Any = None) -> Cause:
 
 def _show(value: Any) -> str:
     if isinstance(value, str):
-        # Go's %q: quotes and backslashes inside are escaped (a JSON text shown as a value has many).
-        return json.dumps(value, ensure_ascii=False)
+        return goprint.quote(value)  # a JSON text shown as a value has many quotes to escape
     if value is None:
         return "null"
     if isinstance(value, bool):

@@ -1,4 +1,4 @@
-"""Go's ``fmt`` ``%v`` of a decoded JSON value, for the few upstream messages that print one.
+"""Go's ``fmt`` ``%v`` of a decoded JSON value and ``%q`` of a string, for upstream's messages.
 
 Go decodes JSON into ``map[string]interface{}``, ``[]interface{}``, ``string``, ``float64``, ``bool``
 and ``nil``; ``%v`` prints maps with their keys sorted (``map[a:1 b:[x y]]``), slices space-separated,
@@ -7,6 +7,7 @@ strings bare, ``nil`` as ``<nil>`` and every number as a float64 (``3``, ``1.5``
 
 from __future__ import annotations
 
+import json
 import math
 from decimal import Decimal
 from typing import Any
@@ -48,3 +49,9 @@ def _float(f: float) -> str:
     if point >= len(text):
         return minus + text + "0" * (point - len(text))
     return f"{minus}{text[:point]}.{text[point:]}"
+
+
+def quote(text: str) -> str:
+    """``%q``: quoted, with quotes, backslashes and control characters escaped (JSON's escaping, which
+    agrees with Go's for printable text)."""
+    return json.dumps(text, ensure_ascii=False)

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from navarch.api import quantity
+from navarch.api.goprint import quote as go_quote
 from navarch.api.podtemplates import template_of
 from navarch.api.resources import ResourceInfo
 
@@ -95,6 +96,7 @@ def pod_warnings(spec: Mapping[str, Any], meta: Mapping[str, Any], prefix: str) 
         for plugin in _DEPRECATED_VOLUMES.keys() & (volume or {}).keys():
             if volume[plugin] is not None:
                 out.append(f"{s}.volumes[{i}].{_VOLUME_PATH_NAMES.get(plugin, plugin)}: {_DEPRECATED_VOLUMES[plugin]}")
+    out += _overlapping_paths(spec.get("volumes") or [])
     out += _duplicates(spec.get("hostAliases") or [], "ip", f"{s}.hostAliases", "duplicate ip")
     pull_secrets = spec.get("imagePullSecrets") or []
     out += _duplicates(pull_secrets, "name", f"{s}.imagePullSecrets", "duplicate name")
@@ -124,6 +126,87 @@ def pod_warnings(spec: Mapping[str, Any], meta: Mapping[str, Any], prefix: str) 
                 out.append(f"{base}.preferredDuringSchedulingIgnoredDuringExecution[{i}].podAffinityTerm.labelSelector: "
                            "a null labelSelector results in matching no pod")
     return out
+
+
+def _overlapping_paths(volumes: list[Any]) -> list[str]:
+    """Items of one configMap, secret, downwardAPI or projected volume written to the same path, or
+    one inside another (the second write fails or replaces the first): upstream's
+    warningsForOverlappingVirtualPaths, messages and quirks included (a projected source without
+    items is checked again with the paths of the source before it)."""
+    out: list[str] = []
+    for v in volumes:
+        v = v or {}
+        name = go_quote(str(v.get("name", "")))
+        for plugin, label, ref in (("configMap", "ConfigMap", "name"), ("secret", "Secret", "secretName")):
+            src = v.get(plugin)
+            if src and src.get("items") is not None:
+                out += _overlaps(_item_paths(src["items"]),
+                                 f"volume {name} ({label} {go_quote(str(src.get(ref) or ''))}): overlapping paths")
+        downward = v.get("downwardAPI")
+        if downward and downward.get("items") is not None:
+            out += _overlaps(_item_paths(downward["items"]), f"volume {name} (DownwardAPI): overlapping paths")
+        projected = v.get("projected")
+        if not projected:
+            continue
+        paths: list[str] = []
+        message = ""
+        seen: list[str] = []
+        for source in projected.get("sources") or []:
+            source = {k: x for k, x in (source or {}).items() if x is not None}
+            if not source:
+                out.append(f"volume {name} (Projected) has no sources provided")
+                continue
+            if (source.get("configMap") or {}).get("items") is not None:
+                paths = _item_paths(source["configMap"]["items"])
+                message = f"volume {name} (Projected ConfigMap {go_quote(str(source['configMap'].get('name') or ''))})"
+            elif (source.get("secret") or {}).get("items") is not None:
+                paths = _item_paths(source["secret"]["items"])
+                message = f"volume {name} (Projected Secret {go_quote(str(source['secret'].get('name') or ''))})"
+            elif (source.get("downwardAPI") or {}).get("items") is not None:
+                paths = _item_paths(source["downwardAPI"]["items"])
+                message = f"volume {name} (Projected DownwardAPI)"
+            elif "serviceAccountToken" in source:
+                paths = [str(source["serviceAccountToken"].get("path") or "")]
+                message = f"volume {name} (Projected ServiceAccountToken)"
+            elif "clusterTrustBundle" in source:
+                bundle = source["clusterTrustBundle"]
+                paths = [str(bundle.get("path") or "")]
+                which = bundle.get("name") if bundle.get("name") is not None else bundle.get("signerName")
+                message = f"volume {name} (Projected ClusterTrustBundle {go_quote(str(which or ''))})"
+            if not paths:
+                continue
+            out += _overlaps(paths, message + ": overlapping paths")
+            unique = list(dict.fromkeys(paths))
+            out += _overlaps(sorted(unique + seen), message + ": overlapping paths")
+            seen += [p for p in unique if p not in seen]
+    return out
+
+
+def _item_paths(items: list[Any]) -> list[str]:
+    return [str((item or {}).get("path") or "") for item in items]
+
+
+def _overlaps(paths: list[str], message: str) -> list[str]:
+    out: list[str] = []
+    before: list[str] = []
+    for path in paths:
+        path = path.rstrip("/")
+        collision = _overlap(before, path)
+        if collision:
+            out.append(f"{message}: {go_quote(path)} with {go_quote(collision)}")
+        if path not in before:
+            before.append(path)
+    return out
+
+
+def _overlap(paths: list[str], path: str) -> str:
+    # Upstream's prefix tests, kept as they are ("ab" and "a" overlap for it too).
+    for item in paths:
+        if item == "" or path == "":
+            return ""
+        if item == path or (item + "/").startswith(path) or (path + "/").startswith(item):
+            return item
+    return ""
 
 
 def _port_warnings(spec: Mapping[str, Any], s: str) -> list[str]:

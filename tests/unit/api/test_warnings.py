@@ -117,3 +117,31 @@ def test_pod_affinity_terms_without_a_label_selector() -> None:
          "a null labelSelector results in matching no pod"),
         (f"{base}.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[1].podAffinityTerm.labelSelector: "
          "a null labelSelector results in matching no pod")]
+
+
+def test_volume_items_that_overlap() -> None:
+    spec = {"containers": [{"name": "c"}], "volumes": [
+        {"name": "cm", "configMap": {"name": "conf", "items": [
+            {"key": "a", "path": "etc/app"}, {"key": "b", "path": "etc/app/sub/"}, {"key": "c", "path": "other"}]}},
+        {"name": "sec", "secret": {"secretName": "s", "items": [{"key": "a", "path": "x"}, {"key": "b", "path": "x"}]}},
+        {"name": "fine", "downwardAPI": {"items": [{"path": "labels"}, {"path": "annotations"}]}},
+        {"name": "proj", "projected": {"sources": [
+            {"serviceAccountToken": {"path": "token"}},
+            {"configMap": {"name": "root", "items": [{"key": "ca.crt", "path": "token"}]}},
+            {}]}},
+    ]}
+    assert pod_warnings(spec, {}, "") == [
+        'volume "cm" (ConfigMap "conf"): overlapping paths: "etc/app/sub" with "etc/app"',
+        'volume "sec" (Secret "s"): overlapping paths: "x" with "x"',
+        # Across sources the paths so far are checked with this source's, sorted.
+        'volume "proj" (Projected ConfigMap "root"): overlapping paths: "token" with "token"',
+        'volume "proj" (Projected) has no sources provided',
+    ]
+
+
+def test_the_service_account_volume_has_no_overlap() -> None:
+    spec = {"containers": [{"name": "c"}], "volumes": [{"name": "kube-api-access-x", "projected": {"sources": [
+        {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+        {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"fieldPath": "metadata.namespace"}}]}}]}}]}
+    assert pod_warnings(spec, {}, "") == []
