@@ -30,14 +30,17 @@ from aiohttp import WSMsgType, web
 
 from navarch.kubelet.runtimes.interface import PortStream, Runtime
 from navarch.kubelet.server import spdy
-from navarch.kubelet.server.upgraded import UpgradedConnection, header_tokens
+from navarch.kubelet.server.upgraded import (
+    header_tokens,
+    spdy_upgrade_missing,
+    switch_to_spdy,
+)
 
 log = logging.getLogger(__name__)
 
 PROTOCOL = "portforward.k8s.io"
 TUNNEL_PREFIX = "SPDY/3.1+"
 TUNNEL_PROTOCOL = TUNNEL_PREFIX + PROTOCOL
-SPDY_UPGRADE = "SPDY/3.1"
 HEADER_PROTOCOL_VERSION = "X-Stream-Protocol-Version"
 HEADER_ACCEPTED_PROTOCOL_VERSIONS = "X-Accepted-Stream-Protocol-Versions"
 
@@ -87,28 +90,17 @@ async def _serve_websocket(request: web.Request, session: PortForwardSession) ->
 
 
 async def _serve_spdy_upgrade(request: web.Request, session: PortForwardSession) -> web.StreamResponse:
-    connection = [t.lower() for t in header_tokens(request, "Connection")]
-    if "upgrade" not in connection or request.headers.get("Upgrade", "").strip().lower() != SPDY_UPGRADE.lower():
-        return web.Response(status=400, text="unable to upgrade: missing upgrade headers in request\n")
+    refused = spdy_upgrade_missing(request)
+    if refused is not None:
+        return refused
     offered = header_tokens(request, HEADER_PROTOCOL_VERSION)
     if PROTOCOL not in offered:
         return web.Response(
             status=403, headers={HEADER_ACCEPTED_PROTOCOL_VERSIONS: PROTOCOL},
             text=f"unable to upgrade: unable to negotiate protocol: client supports {offered}, "
                  f"server accepts {[PROTOCOL]}\n")
-    pipe = UpgradedConnection.take_over(request)
-    response = web.StreamResponse(status=101, headers={
-        "Connection": "Upgrade", "Upgrade": SPDY_UPGRADE, HEADER_PROTOCOL_VERSION: PROTOCOL})
-    response.force_close()
-    writer = await response.prepare(request)
-    assert writer is not None
-
-    async def write(data: bytes) -> None:
-        if pipe.lost:
-            raise ConnectionResetError("connection lost")
-        await writer.write(data)
-
-    await session.serve(pipe.read, write)
+    read, write, response = await switch_to_spdy(request, {HEADER_PROTOCOL_VERSION: PROTOCOL})
+    await session.serve(read, write)
     return response
 
 

@@ -28,11 +28,14 @@ from aiohttp import web
 from navarch.kubelet.runtimes.interface import RuntimeFailure, StreamSession
 from navarch.kubelet.server import channels, spdy
 from navarch.kubelet.server.options import StreamRequest
-from navarch.kubelet.server.upgraded import UpgradedConnection, header_tokens
+from navarch.kubelet.server.upgraded import (
+    header_tokens,
+    spdy_upgrade_missing,
+    switch_to_spdy,
+)
 
 log = logging.getLogger("navarch.kubelet.server")
 
-SPDY_UPGRADE = "SPDY/3.1"
 HEADER_PROTOCOL_VERSION = "X-Stream-Protocol-Version"
 HEADER_ACCEPTED_PROTOCOL_VERSIONS = "X-Accepted-Stream-Protocol-Versions"
 V5, V4, V3, V2, V1 = "v5.channel.k8s.io", "v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io", "channel.k8s.io"
@@ -66,9 +69,9 @@ def expected_streams(protocol: str, opts: StreamRequest) -> set[str]:
 
 async def serve(request: web.Request, opts: StreamRequest, open_session: OpenSession, *, exec_: bool,
                 stream_creation_timeout: float = STREAM_CREATION_TIMEOUT) -> web.StreamResponse:
-    connection = [t.lower() for t in header_tokens(request, "Connection")]
-    if "upgrade" not in connection or request.headers.get("Upgrade", "").strip().lower() != SPDY_UPGRADE.lower():
-        return web.Response(status=400, text="unable to upgrade: missing upgrade headers in request\n")
+    refused = spdy_upgrade_missing(request)
+    if refused is not None:
+        return refused
     offered = header_tokens(request, HEADER_PROTOCOL_VERSION)
     protocol = negotiate(offered)
     if protocol is None:
@@ -76,22 +79,9 @@ async def serve(request: web.Request, opts: StreamRequest, open_session: OpenSes
             status=403, headers={HEADER_ACCEPTED_PROTOCOL_VERSIONS: ", ".join(PROTOCOLS)},
             text=f"unable to upgrade: unable to negotiate protocol: client supports {offered}, "
                  f"server accepts {list(PROTOCOLS)}\n")
-    pipe = UpgradedConnection.take_over(request)
-    headers = {"Connection": "Upgrade", "Upgrade": SPDY_UPGRADE}
-    if offered:
-        headers[HEADER_PROTOCOL_VERSION] = protocol
-    response = web.StreamResponse(status=101, headers=headers)
-    response.force_close()
-    writer = await response.prepare(request)
-    assert writer is not None
-
-    async def write(data: bytes) -> None:
-        if pipe.lost:
-            raise ConnectionResetError("connection lost")
-        await writer.write(data)
-
+    read, write, response = await switch_to_spdy(request, {HEADER_PROTOCOL_VERSION: protocol} if offered else {})
     session = _Session(protocol, opts, open_session, exec_, stream_creation_timeout)
-    await session.serve(pipe.read, write)
+    await session.serve(read, write)
     return response
 
 

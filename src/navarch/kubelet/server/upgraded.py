@@ -6,14 +6,44 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+
+SPDY_UPGRADE = "SPDY/3.1"
 
 
 def header_tokens(request: web.Request, name: str) -> list[str]:
     """Every comma-separated value of every ``name`` header, in order."""
     return [token.strip() for value in request.headers.getall(name, ()) for token in value.split(",")
             if token.strip()]
+
+
+def spdy_upgrade_missing(request: web.Request) -> web.Response | None:
+    """Upstream's 400 for a request that does not ask to switch to SPDY/3.1; None when it does."""
+    connection = [t.lower() for t in header_tokens(request, "Connection")]
+    if "upgrade" not in connection or request.headers.get("Upgrade", "").strip().lower() != SPDY_UPGRADE.lower():
+        return web.Response(status=400, text="unable to upgrade: missing upgrade headers in request\n")
+    return None
+
+
+async def switch_to_spdy(request: web.Request, headers: dict[str, str]) -> tuple[
+        Callable[[], Awaitable[bytes]], Callable[[bytes], Awaitable[None]], web.StreamResponse]:
+    """Answer ``101 Switching Protocols`` (with ``headers`` besides the upgrade ones) and take the
+    connection over: its byte reader and writer, and the response to return from the handler."""
+    pipe = UpgradedConnection.take_over(request)
+    response = web.StreamResponse(status=101, headers={"Connection": "Upgrade", "Upgrade": SPDY_UPGRADE,
+                                                       **headers})
+    response.force_close()
+    writer = await response.prepare(request)
+    assert writer is not None
+
+    async def write(data: bytes) -> None:
+        if pipe.lost:
+            raise ConnectionResetError("connection lost")
+        await writer.write(data)
+
+    return pipe.read, write, response
 
 
 class UpgradedConnection:
