@@ -274,6 +274,15 @@ def test_exec_over_spdy_passes_stdin_to_its_end(cluster: Cluster, version: str) 
     assert res.stdout == "HELLO SPDY\n"
 
 
+@pytest.mark.parametrize("version", ["", "1.29"], ids=["websocket", "spdy-1.29"])
+def test_attach_passes_stdin_and_output(cluster: Cluster, version: str) -> None:
+    """The fake runtime's attach runs ``echo attached; cat``: the greeting, then stdin echoed back
+    until kubectl's stdin ends."""
+    kubectl = _old_kubectl(cluster, version) if version else cluster.kubectl
+    res = kubectl.run("attach", "-i", "web", input="hello attach\n", timeout=60)
+    assert res.stdout == "attached\nhello attach\n", res.stderr
+
+
 def test_exec_over_spdy_with_a_terminal(cluster: Cluster) -> None:
     kubectl, runtime = _old_kubectl(cluster, "1.29"), cluster.runtime
     resizes = len(runtime.resizes)
