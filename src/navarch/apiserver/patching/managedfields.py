@@ -328,10 +328,6 @@ class _Types:
     def __init__(self, schema: Schema) -> None:
         self.schema = schema
         self._memo: dict[int, _Shape] = {}
-        # Created subtrees by (schema node, value's JSON): see FieldManager._added_v1_memo.
-        self.added_memo: dict[tuple[int, bytes], tuple[Any, bytes]] = {}
-        self.memo_misses = 0  # in a row; past MEMO_GIVE_UP the memo rests for MEMO_REST creates
-        self.memo_rest = 0
         # Created objects' FieldsV1 by (root node, ignored prefixes, skeleton): see _skeleton.
         self.created_memo: dict[tuple[Any, ...], bytes] = {}
 
@@ -416,7 +412,6 @@ class _Types:
         return node, named
 
 
-ADDED_MEMO_SIZE = 256  # distinct specs remembered per schema (a few hundred KiB at most)
 CREATED_MEMO_SIZE = 512  # distinct object skeletons
 
 
@@ -436,7 +431,6 @@ def _skeleton(value: Any) -> Any:
         except TypeError:  # not JSON orjson can write (an integer past 64 bits): no memo key
             return object()
     return _SCALAR
-MEMO_GIVE_UP, MEMO_REST = 32, 1024
 
 
 @functools.lru_cache(maxsize=4)
@@ -874,44 +868,17 @@ class FieldManager:
                     return None
                 if key == "metadata":
                     value = {k: v for k, v in value.items() if ("f:metadata", "f:" + k) not in _STRIPPED}
-                    sub = walker.added_v1(value, node)
-                else:
-                    sub = self._added_v1_memo(value, node)
+                sub = walker.added_v1(value, node)
                 if sub is None:
                     return None
                 if sub:
                     out[pe] = sub
             else:
-                sub = self._added_v1_memo(value, node) if isinstance(value, dict) else walker.added_v1(value, node)
+                sub = walker.added_v1(value, node)
                 if sub is None:
                     return None
                 out[pe] = _member(sub)
         return {pe: out[pe] for pe in sorted(out, key=_pe_order)}
-
-    def _added_v1_memo(self, value: Json, node: Any) -> Json | None:
-        """``added_v1`` of a top-level field, remembered by its JSON text: the pods of one template
-        (every ReplicaSet, Job and DaemonSet pod) have the same ``spec`` at create, and encoding it
-        costs a tenth of walking it. Handed out as a fresh copy. Specs that never repeat (pods whose
-        service-account volume has a random name) make it miss: after a run of misses it rests."""
-        types = self.types
-        if types.memo_rest:
-            types.memo_rest -= 1
-            return self.walker.added_v1(value, node)
-        text = orjson.dumps(value)
-        memo = types.added_memo
-        hit = memo.get((id(node), text))
-        if hit is not None and hit[0] is node:
-            types.memo_misses = 0
-            return orjson.loads(hit[1])
-        types.memo_misses += 1
-        if types.memo_misses >= MEMO_GIVE_UP:
-            types.memo_misses, types.memo_rest = 0, MEMO_REST
-        sub = self.walker.added_v1(value, node)
-        if sub is not None:
-            if len(memo) >= ADDED_MEMO_SIZE:
-                memo.clear()
-            memo[(id(node), text)] = (node, orjson.dumps(sub))
-        return sub
 
     def _owned(self, changed: Iterable[Path]) -> FieldSet:
         return frozenset(p for p in _drop_under(changed, self.ignored) if p not in _STRIPPED)
