@@ -9,11 +9,15 @@ import functools
 import logging
 import os
 
+from navarch.kubelet.runtimes.process import mounts as process_mounts
 from navarch.kubelet.runtimes.process.mounts import MNT_DETACH, Libc
 
 log = logging.getLogger(__name__)
 
 MOUNTINFO = "/proc/self/mountinfo"
+
+# The volume plugins find every mount call here; the runtime checks its state mount with it too.
+is_mount_point = process_mounts.is_mount_point
 
 
 class MountError(Exception):
@@ -66,17 +70,6 @@ def unmount_all_under(directory: str) -> int:
         except OSError as e:
             log.warning("unmounting %s: %s", path, e.strerror)
     return done
-
-
-def is_mount_point(path: str) -> bool:
-    """``os.path.ismount`` for directories the kubelet made: the parent is taken as the kernel
-    resolves ``..`` (one lstat) instead of ``realpath`` walking every component of a deep pod path."""
-    try:
-        here = os.lstat(path)
-        parent = os.lstat(os.path.join(path, ".."))
-    except (OSError, ValueError):
-        return False
-    return here.st_dev != parent.st_dev or here.st_ino == parent.st_ino
 
 
 def mount_points_under(directory: str, mountinfo: str = MOUNTINFO) -> list[str]:

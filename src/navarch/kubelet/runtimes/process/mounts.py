@@ -23,6 +23,9 @@ from typing import Any
 
 CLONE_NEWNS = 0x00020000
 MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
 MS_REMOUNT = 0x20
 MS_BIND = 0x1000
 MS_REC = 0x4000
@@ -107,3 +110,14 @@ def setup_mount_namespace(libc: Libc, mounts: Sequence[dict[str, Any]]) -> None:
         libc.mount(source, target, None, MS_BIND | MS_REC)
         if m.get("readonly"):
             libc.mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY)
+
+
+def is_mount_point(path: str) -> bool:
+    """``os.path.ismount`` for directories the kubelet made: the parent is taken as the kernel
+    resolves ``..`` (one lstat) instead of ``realpath`` walking every component of a deep pod path."""
+    try:
+        here = os.lstat(path)
+        parent = os.lstat(os.path.join(path, ".."))
+    except (OSError, ValueError):
+        return False
+    return here.st_dev != parent.st_dev or here.st_ino == parent.st_ino

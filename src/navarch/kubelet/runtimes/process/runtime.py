@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -64,6 +65,14 @@ from navarch.kubelet.runtimes.interface import (
     VersionInfo,
 )
 from navarch.kubelet.runtimes.process import cgroups, crilog, logreader, state, zygote
+from navarch.kubelet.runtimes.process.mounts import (
+    MNT_DETACH,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    Libc,
+    is_mount_point,
+)
 from navarch.kubelet.runtimes.process.streams import (
     AttachSession,
     PipeSession,
@@ -82,6 +91,9 @@ ZYGOTE_REPLY_TIMEOUT = 10.0
 # After SIGKILL, how long to wait for the shim to report before forcing the record.
 KILL_WAIT = 10.0
 SHIM_DIED_EXIT = 255
+# A limit, not a reservation. A container's records are a few KiB, but hold its environment and
+# annotations, which may reach a MiB each: room for 110 pods of the largest.
+STATE_SIZE = "256m"
 
 
 def _dumps(value: Any) -> bytes:
@@ -150,7 +162,8 @@ class ProcessRuntime:
     pods_share_host_network = True
 
     def __init__(self, root_dir: str, *, node_ips: Sequence[str] = ("127.0.0.1",), cgroups: bool | None = None,
-                 max_log_bytes: int = 10 * 2**20, max_log_files: int = 5) -> None:
+                 state_in_memory: bool | None = None, max_log_bytes: int = 10 * 2**20,
+                 max_log_files: int = 5) -> None:
         self.root = Path(root_dir).resolve()
         self.node_ips = tuple(node_ips) or ("127.0.0.1",)
         self.isolated = os.geteuid() == 0 and os.path.exists("/proc/self/ns/mnt")
@@ -158,6 +171,11 @@ class ProcessRuntime:
         if cgroups and not available:
             raise RuntimeFailure("cgroups were asked for, but the v1 memory/cpu/pids hierarchies are not writable")
         self.cgroups = available if cgroups is None else bool(cgroups)
+        if state_in_memory and not self.isolated:
+            raise RuntimeFailure("a tmpfs for the runtime's state was asked for, but mounting one needs root")
+        # ``state/`` on a tmpfs (see ``state``): by default whenever this runtime may mount one.
+        self.state_in_memory = self.isolated if state_in_memory is None else bool(state_in_memory)
+        self._state_mounted = False
         self.max_log_bytes = max_log_bytes
         self.max_log_files = max_log_files
         self._sandboxes: dict[str, _Sandbox] = {}
@@ -180,15 +198,14 @@ class ProcessRuntime:
 
     async def start(self) -> None:
         """Adopt the sandboxes and containers under root_dir."""
-        (self.root / state.SANDBOXES).mkdir(parents=True, exist_ok=True)
-        (self.root / state.CONTAINERS).mkdir(parents=True, exist_ok=True)
+        self._state_mounted = await asyncio.to_thread(self._prepare_dirs)
         await self._ensure_zygote()
-        for d in sorted((self.root / state.SANDBOXES).iterdir()):
+        for d in _entries(self.root, state.LEGACY_SANDBOXES, state.SANDBOXES):
             record = state.read_json(d / state.SANDBOX_FILE, orjson.loads)
             if record is not None and d.name not in self._sandboxes:
                 self._sandboxes[d.name] = _Sandbox(d.name, d, record)
         adopted = 0
-        for d in sorted((self.root / state.CONTAINERS).iterdir()):
+        for d in _entries(self.root, state.LEGACY_CONTAINERS, state.CONTAINERS):
             config = state.read_json(d / state.CONFIG_FILE, orjson.loads)
             if config is None or d.name in self._containers:
                 continue
@@ -207,8 +224,33 @@ class ProcessRuntime:
                     self._replay.append(ContainerEvent(c.id, config["sandbox_id"], ContainerEventType.STOPPED,
                                                        _now()))
         log.info("process runtime at %s: adopted %d sandboxes, %d running containers (isolated=%s, cgroups=%s, "
-                 "zygote pid %s)", self.root, len(self._sandboxes), adopted, self.isolated, self.cgroups,
-                 self.zygote_pid)
+                 "state in memory=%s, zygote pid %s)", self.root, len(self._sandboxes), adopted, self.isolated,
+                 self.cgroups, self._state_mounted, self.zygote_pid)
+
+    def _prepare_dirs(self) -> bool:
+        """Make the layout's directories, with ``state/`` on a tmpfs of its own when asked to: mounted
+        unless it already is (left by an earlier runtime, with the records of running containers)
+        or holds records written on disk (by a runtime without root), which a mount would hide.
+        Whether ``state/`` is a tmpfs."""
+        state_dir = self.root / state.STATE
+        state_dir.mkdir(parents=True, exist_ok=True)
+        (self.root / state.LOGS).mkdir(exist_ok=True)
+        mounted = is_mount_point(str(state_dir))
+        if self.state_in_memory and not mounted and not any(state_dir.iterdir()):
+            _libc().mount("tmpfs", str(state_dir), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                          f"mode=0700,size={STATE_SIZE}")
+            mounted = True
+        (self.root / state.SANDBOXES).mkdir(exist_ok=True)
+        (self.root / state.CONTAINERS).mkdir(exist_ok=True)
+        return mounted
+
+    def _release_state(self) -> None:
+        """Unmount ``state/`` once nothing is left in it to adopt, so that a kubelet stopped with no
+        pods leaves no mount behind (its root dir can then be removed like any directory)."""
+        if self._state_mounted and not self._sandboxes and not self._containers:
+            with contextlib.suppress(OSError):
+                _libc().umount(str(self.root / state.STATE), MNT_DETACH)
+            self._state_mounted = False
 
     async def close(self) -> None:
         """Stop watching; containers keep running under their shims, the zygote stays for the next
@@ -229,6 +271,7 @@ class ProcessRuntime:
                 with contextlib.suppress(asyncio.CancelledError):
                     await c.watcher
             c.watcher = None
+        await asyncio.to_thread(self._release_state)
 
     # ---- runtime ---------------------------------------------------------------------------------
 
@@ -770,7 +813,7 @@ class ProcessRuntime:
                 return config.log_path
             if sb.record.get("log_directory"):
                 return os.path.join(sb.record["log_directory"], config.log_path)
-        return str(d / state.LOG_FILE)
+        return str(self.root / state.LOGS / f"{d.name}.log")
 
     def _image(self, image: str) -> Image:
         found = self._images.get(image)
@@ -828,6 +871,20 @@ def image_ref(image: str) -> str:
 
 def _cgroups_available() -> bool:
     return cgroups.available()
+
+
+@functools.cache
+def _libc() -> Libc:
+    return Libc()
+
+
+def _entries(root: Path, *names: str) -> list[Path]:
+    """The record directories under each of ``names`` that exists, in name order within each."""
+    out: list[Path] = []
+    for name in names:
+        with contextlib.suppress(FileNotFoundError):
+            out.extend(sorted((root / name).iterdir()))
+    return out
 
 
 def _remove_dir_and_cgroup(d: Path, cgroup: cgroups.Cgroup | None, extra_files: Sequence[str] = ()) -> None:

@@ -6,16 +6,24 @@ a record and no two writers ever race on one file:
 
     {root}/zygote.json                           zygote launcher: the zygote's pid and /proc start time
     {root}/zygote.log                            the zygote's own stderr
-    {root}/sandboxes/{sandbox id}/sandbox.json   runtime: the sandbox config, IP and state
-    {root}/containers/{container id}/
+    {root}/logs/{container id}.log               shim: the CRI-format log (rotated as .log.1, .2, ...)
+    {root}/state/                                a tmpfs as root (see below)
+    {root}/state/sandboxes/{sandbox id}/sandbox.json   runtime: the sandbox config, IP and state
+    {root}/state/containers/{container id}/
         config.json     runtime, at create: what to run and how (immutable afterwards)
         started.json    shim, once the process runs: pid, its /proc start time, start time, and the
                         shim's own pid and start time
         exit.json       shim, after the process ended and its output is fully logged: exit code,
                         finish time, OOM kill (or the runtime, when the shim itself died)
         reported        runtime: the exit was delivered to subscribers (adoption replays the rest)
-        container.log   shim: the CRI-format log (rotated as container.log.1, .2, ...)
         shim.log        the shim's own stderr, for debugging
+
+``state/`` holds only what describes live processes, so it lives in memory as containerd's and runc's
+state does (``/run``): it must outlive the kubelet, not the host, whose reboot ends the processes
+too. On disk, each of its records cost a new inode, and on an ext4 without a journal every inode
+allocation skips over the inodes freed in the last minute (``recently_deleted``), so a burst of pod
+starts right after a burst of deletions spent most of the kubelet's CPU in ``mkdir``. Logs stay on
+disk: they can be large.
 
 Only the standard library is imported: the zygote and the shims use this module.
 """
@@ -30,14 +38,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-SANDBOXES = "sandboxes"
-CONTAINERS = "containers"
+STATE = "state"
+SANDBOXES = "state/sandboxes"
+CONTAINERS = "state/containers"
+LOGS = "logs"
+# Where records lived before ``state/`` (navarch 0.x): containers started then are still adopted.
+LEGACY_SANDBOXES = "sandboxes"
+LEGACY_CONTAINERS = "containers"
 SANDBOX_FILE = "sandbox.json"
 CONFIG_FILE = "config.json"
 STARTED_FILE = "started.json"
 EXIT_FILE = "exit.json"
 REPORTED_FILE = "reported"
-LOG_FILE = "container.log"
 SHIM_LOG_FILE = "shim.log"
 
 

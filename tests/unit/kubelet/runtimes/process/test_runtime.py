@@ -31,6 +31,7 @@ from navarch.kubelet.runtimes.interface import (
     SandboxState,
 )
 from navarch.kubelet.runtimes.process import ProcessRuntime, cgroups, state, zygote
+from navarch.kubelet.volumes.mounts import unmount_all_under
 
 ROOT = os.geteuid() == 0
 needs_cgroups = pytest.mark.skipif(not cgroups.available(), reason="needs root and writable v1 cgroups")
@@ -41,7 +42,7 @@ SANDBOX = PodSandboxConfig("p", "default", "uid-1")
 
 def kill_everything(root: Path) -> None:
     """Kill every container process and shim recorded under ``root``, and the zygote, by pid (each
-    checked against its recorded /proc start time), and remove their cgroups."""
+    checked against its recorded /proc start time), remove their cgroups, and unmount the state."""
     for d in (root / state.CONTAINERS).glob("*"):
         started = state.read_json(d / state.STARTED_FILE) or {}
         pid = started.get("pid")
@@ -56,6 +57,7 @@ def kill_everything(root: Path) -> None:
         if config.get("cgroup"):
             cgroups.Cgroup(config["cgroup"]).remove()
     kill_zygote(root)
+    unmount_all_under(str(root))  # the state tmpfs, when a test ended with containers left
 
 
 def kill_zygote(root: Path) -> int | None:
@@ -201,7 +203,7 @@ async def test_stop_kills_after_the_timeout(rt: ProcessRuntime) -> None:
     await rt.stop_container(cid, 0.3)
     st = await rt.container_status(cid)
     assert (st.state, st.exit_code, st.reason) == (ContainerState.EXITED, 137, "Error")
-    pid = state.read_json(Path(st.log_path).parent / state.STARTED_FILE)["pid"]
+    pid = state.read_json(rt.root / state.CONTAINERS / cid / state.STARTED_FILE)["pid"]
     assert not alive(pid)
     await rt.stop_container(cid, 1)  # idempotent
 
@@ -274,9 +276,10 @@ async def test_logs_rotate_and_read_across_files(tmp_path: Path) -> None:
     try:
         _, cid = await run(rt, ["sh", "-c", "i=0; while [ $i -lt 40 ]; do echo line-$i; i=$((i+1)); done"])
         st = await wait_exited(rt, cid)
-        files = sorted(p.name for p in Path(st.log_path).parent.glob("container.log*"))
-        assert files == ["container.log", "container.log.1", "container.log.2"]
-        assert all(p.stat().st_size <= 400 for p in Path(st.log_path).parent.glob("container.log*"))
+        assert st.log_path == str(tmp_path / state.LOGS / f"{cid}.log")
+        files = sorted(p.name for p in (tmp_path / state.LOGS).glob(f"{cid}.log*"))
+        assert files == [f"{cid}.log", f"{cid}.log.1", f"{cid}.log.2"]
+        assert all(p.stat().st_size <= 400 for p in (tmp_path / state.LOGS).glob(f"{cid}.log*"))
         lines = (await logs(rt, cid)).decode().splitlines()
         assert lines == [f"line-{i}" for i in range(40 - len(lines), 40)] and len(lines) > 8
         assert (await logs(rt, cid, tail_lines=len(lines) - 1)).decode().splitlines() == lines[1:]
@@ -401,6 +404,65 @@ async def test_a_new_runtime_adopts_running_containers_and_reports_missed_exits(
         st = await second.container_status(long)
         assert (st.state, st.exit_code) == (ContainerState.EXITED, 143)
         assert [e.type for e in events if e.container_id == long] == [ContainerEventType.STOPPED]
+    finally:
+        await first.close()
+        await second.close()
+        kill_everything(tmp_path)
+
+
+def mount_type(path: Path) -> str | None:
+    """The filesystem type mounted exactly at ``path`` (None: not a mount point)."""
+    found = None
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            _, point, fstype, *_ = line.split()
+            if point == str(path):
+                found = fstype  # the last one listed is the one on top
+    return found
+
+
+@needs_root
+async def test_the_state_is_a_tmpfs_that_outlives_the_runtime_while_containers_run(tmp_path: Path) -> None:
+    rt = ProcessRuntime(str(tmp_path))
+    try:
+        await rt.start()
+        assert mount_type(tmp_path / state.STATE) == "tmpfs"
+        sid, cid = await run(rt, ["sleep", "1000"])
+        assert (tmp_path / state.CONTAINERS / cid / state.STARTED_FILE).exists()
+        assert mount_type(tmp_path / state.LOGS) is None  # logs stay on disk
+        await rt.close()
+        assert mount_type(tmp_path / state.STATE) == "tmpfs"  # the next runtime needs the records
+        rt = ProcessRuntime(str(tmp_path))
+        await rt.start()
+        assert [s.id for s in await rt.list_pod_sandbox()] == [sid]
+        assert (await rt.container_status(cid)).state is ContainerState.RUNNING
+        await rt.remove_pod_sandbox(sid)
+        await rt.close()
+        assert mount_type(tmp_path / state.STATE) is None  # nothing left to adopt: no mount left
+        assert list((tmp_path / state.LOGS).iterdir()) == []
+    finally:
+        await rt.close()
+        kill_everything(tmp_path)
+
+
+async def test_records_of_the_layout_before_state_are_still_adopted(tmp_path: Path) -> None:
+    # Written by a runtime with its state on disk, then moved where navarch kept records before.
+    first = ProcessRuntime(str(tmp_path), state_in_memory=False)
+    second = ProcessRuntime(str(tmp_path))
+    try:
+        await first.start()
+        sid, cid = await run(first, ["sh", "-c", "exit 3"])
+        await wait_exited(first, cid)
+        await first.close()
+        for old, new in ((state.LEGACY_SANDBOXES, state.SANDBOXES), (state.LEGACY_CONTAINERS, state.CONTAINERS)):
+            (tmp_path / new).rename(tmp_path / old)
+        shutil.rmtree(tmp_path / state.STATE)
+        await second.start()
+        assert [s.id for s in await second.list_pod_sandbox()] == [sid]
+        st = await second.container_status(cid)
+        assert (st.state, st.exit_code) == (ContainerState.EXITED, 3)
+        await second.remove_pod_sandbox(sid)
+        assert list((tmp_path / state.LEGACY_CONTAINERS).iterdir()) == []
     finally:
         await first.close()
         await second.close()

@@ -127,7 +127,7 @@ async def test_the_zygote_serves_only_container_dirs_of_its_root(rt: ProcessRunt
 async def test_the_zygote_leaves_when_its_root_dir_is_gone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The serving loop alone, in a thread (it forks nothing unless asked to spawn).
     monkeypatch.setattr(zygote, "ROOT_CHECK", 0.05)
-    (tmp_path / state.CONTAINERS).mkdir()
+    (tmp_path / state.CONTAINERS).mkdir(parents=True)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(zygote.socket_name(tmp_path))
     listener.listen(8)
