@@ -208,6 +208,16 @@ async def _main(opts: KubeletOptions) -> int:
     return 0
 
 
+def _spread_directories(root: Path) -> None:
+    """The root dir's children (the runtime's, the pods') and every pod's directory each start in a
+    block group of their own, away from their parents' churn (``kubelet.topdirs``)."""
+    from navarch.kubelet.topdirs import mark_top
+
+    mark_top(str(root))  # before its children are made: a directory's group is chosen at mkdir
+    (root / "pods").mkdir(exist_ok=True)
+    mark_top(str(root / "pods"))
+
+
 async def run_kubelet(opts: KubeletOptions, *, on_ready: Callable[[Any], None] | None = None) -> None:
     """The node until cancelled. ``on_ready(kubelet)`` is called once its server listens and the
     host runs (tests use it to find the port)."""
@@ -218,6 +228,7 @@ async def run_kubelet(opts: KubeletOptions, *, on_ready: Callable[[Any], None] |
     from navarch.machinery.events import EventRecorder
 
     opts.root_dir.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(_spread_directories, opts.root_dir)
     machine = await asyncio.to_thread(machinery.read_machine, opts.root_dir, node_ip=opts.node_ip,
                                       hostname=opts.hostname_override)
     node_name = opts.node_name or machine.hostname
