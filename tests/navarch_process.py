@@ -152,7 +152,8 @@ class Kubectl:
         self.path = path
         self.version = version
         self.kubeconfig = kubeconfig
-        self.cache_dir = cache_dir or Path(tempfile.mkdtemp(prefix=f"kubectl-{version}-cache-"))
+        # Beside the kubeconfig (in the server's data dir, or the test's own): removed with it.
+        self.cache_dir = cache_dir or Path(tempfile.mkdtemp(prefix=f"kubectl-{version}-cache-", dir=kubeconfig.parent))
 
     def run(self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
