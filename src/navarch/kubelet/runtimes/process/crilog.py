@@ -158,12 +158,16 @@ def log_files(path: str) -> list[str]:
     return files
 
 
-def tail_start(files: list[str], n: int) -> tuple[int, int]:
-    """(index into files, byte offset) where the last ``n`` records begin."""
+def tail_start(files: list[str], n: int) -> tuple[int, int, tuple[int, int] | None]:
+    """(index into files, byte offset) where the last ``n`` records begin, and the (inode, size) of
+    the last file as counted: the writer may append meanwhile, and those are the last ``n`` records
+    only up to there."""
+    end: tuple[int, int] | None = None
     if n <= 0:
         if not files:
-            return 0, 0
-        return len(files) - 1, os.path.getsize(files[-1])
+            return 0, 0, None
+        st = os.stat(files[-1])
+        return len(files) - 1, st.st_size, (st.st_ino, st.st_size)
     count = 0
     for index in range(len(files) - 1, -1, -1):
         try:
@@ -172,28 +176,30 @@ def tail_start(files: list[str], n: int) -> tuple[int, int]:
             continue
         with f:
             size = f.seek(0, os.SEEK_END)
+            if end is None:
+                end = (os.fstat(f.fileno()).st_ino, size)
             pos = size
             while pos > 0:
                 step = min(READ_CHUNK, pos)
                 pos -= step
                 f.seek(pos)
                 block = f.read(step)
-                end = len(block)
-                if pos + end == size and block.endswith(b"\n"):
-                    end -= 1  # the newline ending the last record starts nothing
+                stop = len(block)
+                if pos + stop == size and block.endswith(b"\n"):
+                    stop -= 1  # the newline ending the last record starts nothing
                 while True:
-                    i = block.rfind(b"\n", 0, end)
+                    i = block.rfind(b"\n", 0, stop)
                     if i < 0:
                         break
                     count += 1
                     if count == n:
-                        return index, pos + i + 1
-                    end = i
+                        return index, pos + i + 1, end
+                    stop = i
             if size > 0:
                 count += 1  # the file's first record
                 if count == n:
-                    return index, 0
-    return 0, 0
+                    return index, 0, end
+    return 0, 0, end
 
 
 def format_records(data: bytes, since: datetime | None, timestamps: bool) -> bytes:

@@ -22,8 +22,13 @@ async def read_logs(path: str, *, follow: bool = False, tail_lines: int | None =
     file once it is true."""
     files = crilog.log_files(path)
     index, offset = 0, 0
+    # (inode, size): where a tail that does not follow ends, so that what the container writes
+    # while it is read does not lengthen the last N lines.
+    end: tuple[int, int] | None = None
     if tail_lines is not None:
-        index, offset = await asyncio.to_thread(crilog.tail_start, files, tail_lines)
+        index, offset, end = await asyncio.to_thread(crilog.tail_start, files, tail_lines)
+        if follow:
+            end = None
     remaining = limit_bytes
     current = files[index] if index < len(files) else path
     while True:
@@ -40,12 +45,17 @@ async def read_logs(path: str, *, follow: bool = False, tail_lines: int | None =
             continue
         with f:
             inode = os.fstat(f.fileno()).st_ino
-            f.seek(offset)
+            pos = f.seek(offset)
             offset = 0
             carry = b""
+            limit = end[1] if end is not None and end[0] == inode else None
             while True:
                 finished = done()  # before reading: what is written by then is all there will be
-                chunk = f.read(crilog.READ_CHUNK)
+                want = crilog.READ_CHUNK if limit is None else min(crilog.READ_CHUNK, limit - pos)
+                if want <= 0:
+                    return  # the tail's last record is read
+                chunk = f.read(want)
+                pos += len(chunk)
                 if chunk:
                     data = carry + chunk
                     cut = data.rfind(b"\n") + 1
