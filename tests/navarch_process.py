@@ -152,8 +152,15 @@ class Kubectl:
         self.path = path
         self.version = version
         self.kubeconfig = kubeconfig
-        # Beside the kubeconfig (in the server's data dir, or the test's own): removed with it.
-        self.cache_dir = cache_dir or Path(tempfile.mkdtemp(prefix=f"kubectl-{version}-cache-", dir=kubeconfig.parent))
+        self._cache_dir = cache_dir
+
+    @property
+    def cache_dir(self) -> Path:
+        """Beside the kubeconfig (in the server's data dir, or the test's own), so it is removed with
+        it; made at first use, since the server writes its kubeconfig only once it runs."""
+        if self._cache_dir is None:
+            self._cache_dir = Path(tempfile.mkdtemp(prefix=f"kubectl-{self.version}-cache-", dir=self.kubeconfig.parent))
+        return self._cache_dir
 
     def run(self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
