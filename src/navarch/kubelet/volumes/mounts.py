@@ -5,12 +5,11 @@ set-up. Only used when the kubelet runs as root."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import os
 
 from navarch.kubelet.runtimes.process import mounts as process_mounts
-from navarch.kubelet.runtimes.process.mounts import MNT_DETACH, Libc
+from navarch.kubelet.runtimes.process.mounts import MNT_DETACH, libc
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +23,6 @@ class MountError(Exception):
     pass
 
 
-@functools.cache
-def _libc() -> Libc:
-    return Libc()
-
-
 async def mount_tmpfs(path: str, size_bytes: int | None = None) -> None:
     # In a thread: a mount waits on the kernel's mount lock, which another mount may hold.
     await asyncio.to_thread(mount_tmpfs_blocking, path, size_bytes)
@@ -38,7 +32,7 @@ def mount_tmpfs_blocking(path: str, size_bytes: int | None = None) -> None:
     """``mount_tmpfs`` for code already off the event loop."""
     data = f"size={size_bytes}" if size_bytes else None
     try:
-        _libc().mount("tmpfs", path, "tmpfs", 0, data)
+        libc().mount("tmpfs", path, "tmpfs", 0, data)
     except OSError as e:
         raise MountError(e.strerror) from None
     log.debug("mounted tmpfs at %s%s", path, f" (size {size_bytes})" if size_bytes else "")
@@ -46,11 +40,11 @@ def mount_tmpfs_blocking(path: str, size_bytes: int | None = None) -> None:
 
 async def unmount(path: str) -> None:
     try:
-        await asyncio.to_thread(_libc().umount, path)
+        await asyncio.to_thread(libc().umount, path)
     except OSError:
         # Busy (a process still has a file open): detach it now, the kernel frees it when released.
         try:
-            await asyncio.to_thread(_libc().umount, path, MNT_DETACH)
+            await asyncio.to_thread(libc().umount, path, MNT_DETACH)
         except OSError as e:
             raise MountError(e.strerror) from None
     log.debug("unmounted %s", path)
@@ -65,7 +59,7 @@ def unmount_all_under(directory: str) -> int:
     done = 0
     for path in mount_points_under(directory):
         try:
-            _libc().umount(path, MNT_DETACH)
+            libc().umount(path, MNT_DETACH)
             done += 1
         except OSError as e:
             log.warning("unmounting %s: %s", path, e.strerror)

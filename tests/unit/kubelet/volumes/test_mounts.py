@@ -22,7 +22,7 @@ def test_a_tmpfs_mounted_on_a_directory_is_a_mount_point(tmp_path):
     try:
         assert mounts.is_mount_point(str(target))
     finally:
-        mounts._libc().umount(str(target))
+        mounts.libc().umount(str(target))
     assert not mounts.is_mount_point(str(target))
 
 

@@ -17,6 +17,7 @@ Only the standard library is imported: the shim uses this module.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -64,6 +65,13 @@ class Libc:
         if result != 0:
             err = ctypes.get_errno()
             raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+
+@functools.cache
+def libc() -> Libc:
+    """The one ``Libc`` of a long-lived process (the kubelet's runtime and volumes)."""
+    return Libc()
 
 
 def _b(value: str | None) -> bytes | None:

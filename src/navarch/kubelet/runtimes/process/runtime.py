@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import hashlib
 import logging
 import os
@@ -70,8 +69,8 @@ from navarch.kubelet.runtimes.process.mounts import (
     MS_NODEV,
     MS_NOEXEC,
     MS_NOSUID,
-    Libc,
     is_mount_point,
+    libc,
 )
 from navarch.kubelet.runtimes.process.streams import (
     AttachSession,
@@ -237,7 +236,7 @@ class ProcessRuntime:
         (self.root / state.LOGS).mkdir(exist_ok=True)
         mounted = is_mount_point(str(state_dir))
         if self.state_in_memory and not mounted and not any(state_dir.iterdir()):
-            _libc().mount("tmpfs", str(state_dir), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+            libc().mount("tmpfs", str(state_dir), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                           f"mode=0700,size={STATE_SIZE}")
             mounted = True
         (self.root / state.SANDBOXES).mkdir(exist_ok=True)
@@ -249,7 +248,7 @@ class ProcessRuntime:
         pods leaves no mount behind (its root dir can then be removed like any directory)."""
         if self._state_mounted and not self._sandboxes and not self._containers:
             with contextlib.suppress(OSError):
-                _libc().umount(str(self.root / state.STATE), MNT_DETACH)
+                libc().umount(str(self.root / state.STATE), MNT_DETACH)
             self._state_mounted = False
 
     async def close(self) -> None:
@@ -871,11 +870,6 @@ def image_ref(image: str) -> str:
 
 def _cgroups_available() -> bool:
     return cgroups.available()
-
-
-@functools.cache
-def _libc() -> Libc:
-    return Libc()
 
 
 def _entries(root: Path, *names: str) -> list[Path]:
