@@ -159,6 +159,8 @@ class Kubectl:
         """Beside the kubeconfig (in the server's data dir, or the test's own), so it is removed with
         it; made at first use, since the server writes its kubeconfig only once it runs."""
         if self._cache_dir is None:
+            # A cleanup after a server that never started still runs kubectl (which then fails).
+            self.kubeconfig.parent.mkdir(parents=True, exist_ok=True)
             self._cache_dir = Path(tempfile.mkdtemp(prefix=f"kubectl-{self.version}-cache-", dir=self.kubeconfig.parent))
         return self._cache_dir
 
