@@ -4,7 +4,8 @@ One record per line: ``<RFC3339Nano UTC> <stdout|stderr> <F|P> <message>``, ``F`
 (its newline dropped), ``P`` a piece of a line too long for one record (upstream splits at 16 KiB).
 The writer (run by the shim) rotates by size as the kubelet's container log manager does:
 the named file (``{container id}.log``) is current, ``.log.1`` the newest rotated one, up to
-``max_files`` files in all. ``logreader.py`` turns records back into what ``kubectl logs`` prints, with the helpers here.
+``max_files`` files in all. ``logreader.py`` turns records back into what ``kubectl logs`` prints,
+with the helpers here.
 
 Only the standard library is imported, and not asyncio: the shim runs the writer.
 """

@@ -67,7 +67,6 @@ class Libc:
             raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-
 @functools.cache
 def libc() -> Libc:
     """The one ``Libc`` of a long-lived process (the kubelet's runtime and volumes)."""

@@ -21,9 +21,9 @@ a record and no two writers ever race on one file:
 ``state/`` holds only what describes live processes, so it lives in memory as containerd's and runc's
 state does (``/run``): it must outlive the kubelet, not the host, whose reboot ends the processes
 too. On disk, each of its records cost a new inode, and on an ext4 without a journal every inode
-allocation skips over the inodes freed in the last minute (``recently_deleted``), so a burst of pod
-starts right after a burst of deletions spent most of the kubelet's CPU in ``mkdir``. Logs stay on
-disk: they can be large.
+allocation skips over the inodes freed in the last one to six minutes (``recently_deleted``), so a
+burst of pod starts right after a burst of deletions spent most of the kubelet's kernel time in
+``mkdir`` (docs/adr/0009). Logs stay on disk: they can be large.
 
 Only the standard library is imported: the zygote and the shims use this module.
 """
